@@ -1,0 +1,171 @@
+"""Core's own components, registered through the same hooks as any plugin.
+
+Factories are import strings, so listing them imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from deblur.plugins.hookspecs import hookimpl
+from deblur.plugins.records import (
+    KernelRepresentationRecord,
+    MethodRecord,
+    OperatorRecord,
+    PriorRecord,
+    Requirement,
+    SolverRecord,
+)
+
+KRISHNAN = "Krishnan & Fergus, Fast image deconvolution using hyper-Laplacian priors, NeurIPS 2009"
+PAN = "Pan, Hu, Su & Yang, Deblurring text images via L0-regularized intensity and gradient prior, CVPR 2014"
+XU = "Xu, Zheng & Jia, Unnatural L0 sparse representation for natural image deblurring, CVPR 2013"
+
+GRADIENT_PRIOR = {"image", "penalty", "gradient-shrink"}
+
+
+@hookimpl
+def deblur_operators() -> Iterator[OperatorRecord]:
+    yield OperatorRecord(
+        name="uniform",
+        summary="Spatially uniform blur: true convolution, valid/same/circular, direct or FFT",
+        factory="deblur.operators.uniform:UniformBlur",
+        provides={"linear", "adjoint", "uniform", "boundary-valid", "differentiable-kernel"},
+    )
+    yield OperatorRecord(
+        name="kernel-field",
+        summary="Spatially varying blur with one kernel per pixel",
+        factory="deblur.operators.spatially_varying:KernelFieldBlur",
+        provides={"linear", "adjoint", "spatially-varying", "differentiable-kernel"},
+    )
+    yield OperatorRecord(
+        name="kernel-basis",
+        summary="Spatially varying blur as K kernels mixed by K weight maps",
+        factory="deblur.operators.spatially_varying:BasisBlur",
+        provides={"linear", "adjoint", "spatially-varying", "differentiable-kernel"},
+    )
+
+
+@hookimpl
+def deblur_priors() -> Iterator[PriorRecord]:
+    yield PriorRecord(
+        name="tv",
+        summary="Anisotropic total variation on image gradients (soft threshold)",
+        factory="deblur.priors.image:TotalVariation",
+        provides=GRADIENT_PRIOR,
+        citation="Rudin, Osher & Fatemi, Physica D 1992",
+    )
+    yield PriorRecord(
+        name="hyper-laplacian",
+        summary="Hyper-Laplacian |grad x|^alpha (alpha=0.8) natural-image prior",
+        factory="deblur.priors.image:HyperLaplacian",
+        provides=GRADIENT_PRIOR,
+        citation=KRISHNAN,
+    )
+    yield PriorRecord(
+        name="l0-gradient",
+        summary="L0 norm of image gradients (hard threshold), favours sharp edges",
+        factory="deblur.priors.image:L0Gradient",
+        provides=GRADIENT_PRIOR,
+        citation=XU,
+    )
+    yield PriorRecord(
+        name="kernel-l2",
+        summary="Quadratic (Tikhonov) penalty weight*||k||^2 on the kernel",
+        factory="deblur.priors.kernel:KernelL2",
+        provides={"kernel", "penalty", "quadratic"},
+    )
+    yield PriorRecord(
+        name="kernel-sparsity",
+        summary="Sparsity penalty weight*sum k^p (p<1) on the kernel",
+        factory="deblur.priors.kernel:KernelSparsity",
+        provides={"kernel", "penalty"},
+    )
+    yield PriorRecord(
+        name="dirichlet",
+        summary="Symmetric Dirichlet log-density on the kernel simplex",
+        factory="deblur.priors.kernel:Dirichlet",
+        provides={"kernel", "penalty", "log_prob"},
+    )
+
+
+@hookimpl
+def deblur_solvers() -> Iterator[SolverRecord]:
+    yield SolverRecord(
+        name="wiener",
+        summary="Wiener/Tikhonov deconvolution in the Fourier domain with edge tapering",
+        factory="deblur.solvers.wiener:WienerDeconvolver",
+        provides={"non-blind", "differentiable-kernel"},
+    )
+    yield SolverRecord(
+        name="hqs",
+        summary="Half-quadratic splitting with a gradient prior and the valid boundary model",
+        factory="deblur.solvers.hqs:HQSDeconvolver",
+        provides={"non-blind", "differentiable-kernel", "boundary-valid"},
+        requires={
+            "prior": Requirement(
+                "prior", GRADIENT_PRIOR, default="hyper-laplacian", summary="image prior on gradients"
+            )
+        },
+        citation=KRISHNAN,
+    )
+    yield SolverRecord(
+        name="richardson-lucy",
+        summary="Richardson-Lucy with optional TV regularisation, valid boundary model",
+        factory="deblur.solvers.richardson_lucy:RichardsonLucy",
+        provides={"non-blind", "differentiable-kernel", "boundary-valid"},
+        citation="Richardson 1972; Lucy 1974; Dey et al., TV-regularised RL, 2006",
+    )
+    yield SolverRecord(
+        name="classic",
+        summary="Coarse-to-fine alternating MAP with an L0 gradient prior, then non-blind HQS",
+        factory="deblur.solvers.classic:ClassicBlind",
+        provides={"blind"},
+        requires={
+            "image_prior": Requirement(
+                "prior",
+                GRADIENT_PRIOR,
+                default="l0-gradient",
+                summary="prior of the intermediate latent image",
+            ),
+            "kernel_prior": Requirement(
+                "prior",
+                {"kernel", "quadratic"},
+                default="kernel-l2",
+                summary="kernel regulariser of the least-squares step",
+            ),
+            "nonblind": Requirement(
+                "solver",
+                {"non-blind"},
+                default="hqs",
+                summary="final deconvolution with the estimated kernel",
+            ),
+        },
+        citation=f"{XU}; {PAN}",
+    )
+
+
+@hookimpl
+def deblur_kernel_representations() -> Iterator[KernelRepresentationRecord]:
+    yield KernelRepresentationRecord(
+        name="simplex",
+        summary="Explicit kernel pixels kept on the simplex by projection after each step",
+        factory="deblur.kernels.representation:simplex_kernel",
+        provides={"kernel", "differentiable", "explicit"},
+    )
+
+
+@hookimpl
+def deblur_methods() -> Iterator[MethodRecord]:
+    yield MethodRecord(
+        name="classic",
+        summary="Classic blind deblurring (L0 alternating MAP + hyper-Laplacian HQS); no weights, CPU",
+        solver="classic",
+        components={
+            "image_prior": "l0-gradient",
+            "kernel_prior": "kernel-l2",
+            "nonblind": "hqs",
+            "nonblind.prior": "hyper-laplacian",
+        },
+        citation=f"{XU}; {PAN}",
+    )

@@ -1,0 +1,70 @@
+"""Writing a run's files: all of them or none (staged in a temporary folder, then moved in)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from deblur.io import ImageInfo, write_image, write_kernel
+from deblur.result import Result
+
+
+def write_result(
+    result: Result,
+    out_dir: Path,
+    stem: str,
+    info: ImageInfo,
+    *,
+    source: Path | None = None,
+    extension: str = ".png",
+    report: dict[str, Any] | None = None,
+) -> dict[str, str]:
+    """Write the image (input's bit depth), kernel PNG + .npy, extras, uncertainty and a JSON report.
+
+    Returns the written file names by role. Nothing is left behind if any write fails.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".deblur-", dir=out_dir))
+    try:
+        files: dict[str, str] = {}
+
+        def name(role: str, suffix: str) -> Path:
+            files[role] = f"{stem}-{role}{suffix}"
+            return staging / files[role]
+
+        write_image(name("deblurred", extension), result.image, bit_depth=info.bit_depth)
+        if result.kernel is not None:
+            k = result.kernel.detach().cpu()
+            write_kernel(name("kernel", ".npy"), k)
+            write_kernel(name("kernel", ".png"), k)
+        if result.kernel_field is not None:
+            np.save(name("kernel-field", ".npy"), result.kernel_field.detach().cpu().numpy())
+        for extra, image in result.extras.items():
+            write_image(name(extra, extension), image.clamp(0, 1), bit_depth=info.bit_depth)
+        if result.uncertainty is not None:
+            u = result.uncertainty.detach().cpu()
+            np.save(name("uncertainty", ".npy"), u.numpy())
+            write_image(name("uncertainty", ".png"), u / u.max().clamp_min(1e-12), bit_depth=8)
+        files["report"] = f"{stem}-report.json"
+        document = {
+            "input": str(source) if source else None,
+            "input_info": {"bit_depth": info.bit_depth, "channels": info.channels},
+            "outputs": dict(files),
+            "timings": result.timings,
+            "history": result.history,
+            "config": result.config,
+            "versions": {"torch": torch.__version__, **(report or {})},
+        }
+        (staging / files["report"]).write_text(json.dumps(document, indent=2, default=str))
+        for file_name in files.values():
+            os.replace(staging / file_name, out_dir / file_name)
+        return files
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,28 @@
+"""The plugin host: hook specifications, records and the plugin manager."""
+
+from deblur.plugins.hookspecs import hookimpl
+from deblur.plugins.manager import PluginManager, PluginStatus
+from deblur.plugins.records import (
+    KINDS,
+    ComponentRecord,
+    KernelRepresentationRecord,
+    MethodRecord,
+    OperatorRecord,
+    PriorRecord,
+    Requirement,
+    SolverRecord,
+)
+
+__all__ = [
+    "KINDS",
+    "ComponentRecord",
+    "KernelRepresentationRecord",
+    "MethodRecord",
+    "OperatorRecord",
+    "PluginManager",
+    "PluginStatus",
+    "PriorRecord",
+    "Requirement",
+    "SolverRecord",
+    "hookimpl",
+]

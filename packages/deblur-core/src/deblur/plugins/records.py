@@ -1,0 +1,188 @@
+"""The records that plugins register: frozen, named descriptions of components and methods.
+
+A record is cheap: it names a component, says what it offers (``provides``) and what it needs
+(``requires``), and holds a *factory* that builds the real object only when a pipeline runs. The factory
+is a callable or an import string ``"package.module:attribute"`` resolved on first use, so listing
+components never imports a plugin's heavy modules.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+from deblur.errors import PluginError
+
+#: The component kinds, in the order the CLI lists them.
+KINDS = ("operator", "prior", "solver", "kernel_representation", "method")
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+Factory = Callable[..., Any] | str
+
+
+def _check_name(name: str, what: str) -> None:
+    if not _NAME.match(name):
+        raise PluginError(f"invalid {what} name {name!r}: use lower-case letters, digits, '-', '_' and '.'")
+
+
+def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+def resolve_factory(factory: Factory) -> Callable[..., Any]:
+    """Turn ``"module:attribute"`` into the object it names; callables pass through."""
+    if callable(factory):
+        return factory
+    module_name, _, attribute = factory.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise PluginError(f"cannot load factory {factory!r}: {exc}") from exc
+    return obj
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A slot a component needs filled by another registered component.
+
+    Attributes:
+        kind: the kind of component that fills the slot (one of :data:`KINDS` but ``"method"``).
+        capabilities: what the filling component must provide.
+        default: the component used when neither the method nor the user chooses one.
+        summary: what the slot is for, shown in error messages.
+    """
+
+    kind: str
+    capabilities: frozenset[str] = frozenset()
+    default: str | None = None
+    summary: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS[:-1]:
+            raise PluginError(f"requirement kind {self.kind!r} is not one of {', '.join(KINDS[:-1])}")
+        object.__setattr__(self, "capabilities", frozenset(self.capabilities))
+
+
+@dataclass(frozen=True)
+class ComponentRecord:
+    """Base of the four component records.
+
+    Attributes:
+        name: unique name within the kind, e.g. ``"hqs"``.
+        summary: one line for listings.
+        factory: builds the component: called with the filled slots and the parameters as keyword
+            arguments. A callable, or ``"module:attribute"`` imported only when needed.
+        provides: capabilities this component offers (free-form strings, e.g. ``"non-blind"``).
+        requires: slots it needs filled, by slot name.
+        citation: the paper or source, for reports.
+    """
+
+    kind: ClassVar[str] = ""
+
+    name: str
+    summary: str
+    factory: Factory
+    provides: frozenset[str] = frozenset()
+    requires: Mapping[str, Requirement] = field(default_factory=dict)
+    citation: str = ""
+
+    def __post_init__(self) -> None:
+        _check_name(self.name, self.kind)
+        object.__setattr__(self, "provides", frozenset(self.provides))
+        object.__setattr__(self, "requires", _frozen(self.requires))
+
+    def load_factory(self) -> Callable[..., Any]:
+        """The factory as a callable (imports it if it was given as a string)."""
+        return resolve_factory(self.factory)
+
+
+@dataclass(frozen=True)
+class OperatorRecord(ComponentRecord):
+    """A blur forward model, e.g. uniform convolution or a spatially varying kernel field."""
+
+    kind: ClassVar[str] = "operator"
+
+
+@dataclass(frozen=True)
+class PriorRecord(ComponentRecord):
+    """An image or kernel prior (see :mod:`deblur.priors.base` for the capability protocols)."""
+
+    kind: ClassVar[str] = "prior"
+
+
+@dataclass(frozen=True)
+class SolverRecord(ComponentRecord):
+    """A non-blind solver ``(y, k) -> x`` or a blind solver ``(y, RunContext) -> Result``."""
+
+    kind: ClassVar[str] = "solver"
+
+
+@dataclass(frozen=True)
+class KernelRepresentationRecord(ComponentRecord):
+    """How a kernel is parameterised while it is estimated (explicit, network output, latent code...)."""
+
+    kind: ClassVar[str] = "kernel_representation"
+
+
+@dataclass(frozen=True)
+class MethodRecord:
+    """A named recipe: a blind solver, the components for its slots and default parameters.
+
+    Attributes:
+        name: what users type after ``deblur run``.
+        summary: one line for listings.
+        solver: name of the registered blind solver at the root of the recipe.
+        components: component name by slot path (``"nonblind"``, ``"nonblind.prior"``); slots left out
+            take their requirement's default.
+        params: keyword parameters by slot path; ``"solver"`` is the root solver.
+        needs_weights: whether the method loads shipped weights.
+        citation: the paper the recipe follows.
+    """
+
+    kind: ClassVar[str] = "method"
+
+    name: str
+    summary: str
+    solver: str
+    components: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    needs_weights: bool = False
+    citation: str = ""
+
+    def __post_init__(self) -> None:
+        _check_name(self.name, "method")
+        object.__setattr__(self, "components", _frozen(self.components))
+        object.__setattr__(
+            self, "params", MappingProxyType({k: _frozen(v) for k, v in (self.params or {}).items()})
+        )
+
+
+RECORD_TYPES: Mapping[str, type] = MappingProxyType(
+    {
+        "operator": OperatorRecord,
+        "prior": PriorRecord,
+        "solver": SolverRecord,
+        "kernel_representation": KernelRepresentationRecord,
+        "method": MethodRecord,
+    }
+)
+
+
+def check_records(kind: str, records: Iterable[Any], plugin: str) -> list[Any]:
+    """Materialise a hook's output and check every item is a record of the hook's kind."""
+    expected = RECORD_TYPES[kind]
+    items = list(records or ())
+    for item in items:
+        if not isinstance(item, expected):
+            raise PluginError(
+                f"plugin {plugin!r} yielded {type(item).__name__} from the {kind} hook; "
+                f"expected {expected.__name__}"
+            )
+    return items

@@ -1,0 +1,38 @@
+"""The :class:`Result` every method returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+
+@dataclass
+class Result:
+    """Outcome of a deblurring run.
+
+    Attributes:
+        image: restored image (B, C, H, W) on the observation's grid, float in [0, 1] (clipped once,
+            at output).
+        kernel: estimated kernel (B, 1, h, w), non-negative, sums to one; ``None`` for purely
+            spatially varying results.
+        kernel_field: spatially varying kernels, layout documented by the operator that produced
+            them (see :mod:`deblur.operators.spatially_varying`), or ``None``.
+        extras: further images, e.g. ``{"dip_output": ...}`` for a method's direct network output.
+        samples: Monte-Carlo samples of the image (S, C, H, W), if the method draws any.
+        uncertainty: per-pixel uncertainty map (B, C, H, W), e.g. a sample standard deviation.
+        history: loss curves by name, one float per iteration.
+        timings: seconds by phase name.
+        config: the fully resolved configuration of the run (JSON-serialisable).
+    """
+
+    image: torch.Tensor
+    kernel: torch.Tensor | None = None
+    kernel_field: torch.Tensor | None = None
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+    samples: torch.Tensor | None = None
+    uncertainty: torch.Tensor | None = None
+    history: dict[str, list[float]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,111 @@
+"""End to end: the pip-installed fixture plugin is discovered, isolated failures, conflicts, laziness."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+from PIL import Image
+
+from tests.conftest import write_distribution
+
+
+def test_plugins_lists_core_and_the_fixture_with_versions(deblur_cli) -> None:
+    done = deblur_cli("plugins", "--json")
+    assert done.returncode == 0, done.stderr
+    statuses = {s["name"]: s for s in json.loads(done.stdout)}
+    assert statuses["deblur-core"]["status"] == "loaded" and statuses["deblur-core"]["version"]
+    fixture = statuses["fixture"]
+    assert (fixture["distribution"], fixture["version"], fixture["status"]) == (
+        "deblur-fixture-plugin",
+        "0.3.1",
+        "loaded",
+    )
+    assert fixture["hooks"] == ["deblur_methods", "deblur_solvers"]
+
+
+def test_list_methods_shows_the_fixture_method_with_provenance(deblur_cli) -> None:
+    methods = {m["name"]: m for m in json.loads(deblur_cli("list-methods", "--json").stdout)}
+    box = methods["fixture-box"]
+    assert (box["plugin"], box["distribution"], box["version"]) == (
+        "fixture",
+        "deblur-fixture-plugin",
+        "0.3.1",
+    )
+    assert box["components"] == {"solver": "fixture-box", "nonblind": "wiener"}
+
+
+def test_the_fixture_method_runs_and_composes_with_core(deblur_cli, tmp_path) -> None:
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (48, 40), dtype=np.uint8)).save(
+        tmp_path / "in.png"
+    )
+    done = deblur_cli(
+        "run",
+        "fixture-box",
+        str(tmp_path / "in.png"),
+        "-o",
+        str(tmp_path / "out"),
+        "--nonblind",
+        "richardson-lucy",
+        "--quiet",
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "out" / "in-report.json").read_text())
+    assert report["config"]["solver"]["slots"]["nonblind"]["name"] == "richardson-lucy"
+    assert Image.open(tmp_path / "out" / "in-deblurred.png").size == (40, 48)
+
+
+def test_a_plugin_that_raises_on_import(deblur_cli, tmp_path) -> None:
+    root = write_distribution(
+        tmp_path / "site",
+        "broken-dist",
+        "0.1",
+        {"broken_mod": "raise RuntimeError('boom at import')"},
+        {"broken": "broken_mod"},
+    )
+    listing = deblur_cli("list-methods", pythonpath=str(root))
+    assert listing.returncode == 0 and "classic" in listing.stdout
+    report = deblur_cli("plugins", pythonpath=str(root))
+    assert "failed: RuntimeError: boom at import" in report.stdout
+    strict = deblur_cli("list-methods", pythonpath=str(root), DEBLUR_STRICT_PLUGINS="1")
+    assert strict.returncode != 0
+    assert "Traceback" in strict.stderr and "boom at import" in strict.stderr
+
+
+def test_two_providers_of_one_solver_name(deblur_cli, tmp_path) -> None:
+    clash = textwrap.dedent("""
+        from deblur import hookimpl
+        from deblur.plugins import SolverRecord
+
+        @hookimpl
+        def deblur_solvers():
+            yield SolverRecord(name="fixture-box", summary="clash", factory="math:sqrt", provides={"blind"})
+    """)
+    root = write_distribution(
+        tmp_path / "site", "clash-dist", "1.0", {"clash_mod": clash}, {"clash": "clash_mod"}
+    )
+    done = deblur_cli("list-methods", pythonpath=str(root))
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "Error: solver 'fixture-box' is provided by both deblur-fixture-plugin 0.3.1 and clash-dist 1.0; "
+        "uninstall one or disable it with DEBLUR_LOAD_PLUGINS"
+    )
+
+
+def test_listing_imports_no_heavy_module() -> None:
+    probe = textwrap.dedent("""
+        import json, sys, time
+        start = time.perf_counter()
+        from click.testing import CliRunner
+        from deblur.cli import main
+        result = CliRunner().invoke(main, ["list-methods"])
+        assert result.exit_code == 0, result.output
+        heavy = sorted(m for m in sys.modules if m.split(".")[0] in {"torch", "numpy", "deblur_fixture"})
+        print(json.dumps({"heavy": heavy, "seconds": time.perf_counter() - start}))
+    """)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    report = json.loads(done.stdout)
+    assert report["heavy"] == ["deblur_fixture", "deblur_fixture.plugin"]

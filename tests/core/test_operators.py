@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.signal
 import torch
+
 from deblur.errors import InputError
 from deblur.operators import UniformBlur, convolve, convolve_adjoint, fast_len, psf2otf
 from deblur.operators.padding import kernel_pads, pad, pad_adjoint

@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pytest
 import torch
+
 from deblur.errors import InputError
 from deblur.operators import UniformBlur
 from deblur.operators.spatially_varying import BasisBlur, KernelFieldBlur, basis_to_field, field_from_kernel

@@ -30,19 +30,27 @@ def deblur_operators() -> Iterator[OperatorRecord]:
         name="uniform",
         summary="Spatially uniform blur: true convolution, valid/same/circular, direct or FFT",
         factory="deblur.operators.uniform:UniformBlur",
-        provides={"linear", "adjoint", "uniform", "boundary-valid", "differentiable-kernel"},
+        provides={
+            "linear",
+            "adjoint",
+            "uniform",
+            "boundary-valid",
+            "boundary-same",
+            "boundary-circular",
+            "differentiable-kernel",
+        },
     )
     yield OperatorRecord(
         name="kernel-field",
         summary="Spatially varying blur with one kernel per pixel",
         factory="deblur.operators.spatially_varying:KernelFieldBlur",
-        provides={"linear", "adjoint", "spatially-varying", "differentiable-kernel"},
+        provides={"linear", "adjoint", "spatially-varying", "boundary-valid", "differentiable-kernel"},
     )
     yield OperatorRecord(
         name="kernel-basis",
         summary="Spatially varying blur as K kernels mixed by K weight maps",
         factory="deblur.operators.spatially_varying:BasisBlur",
-        provides={"linear", "adjoint", "spatially-varying", "differentiable-kernel"},
+        provides={"linear", "adjoint", "spatially-varying", "boundary-valid", "differentiable-kernel"},
     )
 
 
@@ -73,13 +81,13 @@ def deblur_priors() -> Iterator[PriorRecord]:
         name="kernel-l2",
         summary="Quadratic (Tikhonov) penalty weight*||k||^2 on the kernel",
         factory="deblur.priors.kernel:KernelL2",
-        provides={"kernel", "penalty", "quadratic"},
+        provides={"kernel", "penalty", "quadratic", "log_prob"},
     )
     yield PriorRecord(
         name="kernel-sparsity",
         summary="Sparsity penalty weight*sum k^p (p<1) on the kernel",
         factory="deblur.priors.kernel:KernelSparsity",
-        provides={"kernel", "penalty"},
+        provides={"kernel", "penalty", "log_prob"},
     )
     yield PriorRecord(
         name="dirichlet",

@@ -415,6 +415,15 @@ def blur_command(
     click.echo(f"{output} ({blurred.shape[-1]}x{blurred.shape[-2]}), kernel {kernel_png}, {kernel_npy}")
 
 
+def _centre_crop_to(ref: Any, x: Any, ref_path: Path, x_path: Path) -> Any:
+    """The reference may be the larger latent of a ``valid`` blur: crop its centre to the estimate."""
+    (c, h, w), (rc, rh, rw) = x.shape[1:], ref.shape[1:]
+    if c != rc or rh < h or rw < w or (rh - h) % 2 or (rw - w) % 2:
+        raise InputError(f"{x_path} is {(c, h, w)} but {ref_path} is {(rc, rh, rw)}")
+    top, left = (rh - h) // 2, (rw - w) // 2
+    return ref[..., top : top + h, left : left + w]
+
+
 @main.command("eval")
 @click.argument("estimate", type=click.Path(path_type=Path))
 @click.argument("reference", type=click.Path(path_type=Path))
@@ -438,7 +447,10 @@ def eval_command(
     max_shift: float,
     as_json: bool,
 ) -> None:
-    """Score ESTIMATE against REFERENCE: PSNR, SSIM, the Levin shift-aligned scores and kernel MNC."""
+    """Score ESTIMATE against REFERENCE: PSNR, SSIM, the Levin shift-aligned scores and kernel MNC.
+
+    A REFERENCE larger than ESTIMATE by an even margin (the latent of a `valid` blur) is centre-cropped.
+    """
     from deblur.inputs import as_kernel
     from deblur.io import read_image
     from deblur.metrics import kernel_mnc, levin_compare, psnr, ssim
@@ -447,8 +459,7 @@ def eval_command(
         raise InputError("--kernel and --true-kernel go together")
     x, _ = read_image(estimate)
     ref, _ = read_image(reference)
-    if x.shape != ref.shape:
-        raise InputError(f"{estimate} is {tuple(x.shape[1:])} but {reference} is {tuple(ref.shape[1:])}")
+    ref = _centre_crop_to(ref, x, reference, estimate)
     aligned = levin_compare(x, ref, crop=crop, max_shift=max_shift)
     scores: dict[str, Any] = {
         "psnr": float(psnr(x, ref)),
@@ -466,6 +477,69 @@ def eval_command(
     for key, value in scores.items():
         shown = ", ".join(f"{v:+.2f}" for v in value) if isinstance(value, list) else f"{value:.4f}"
         click.echo(f"{key:14s} {shown}")
+
+
+@main.command("bench")
+@click.argument("methods", nargs=-1, required=True)
+@click.option(
+    "--dataset",
+    "spec",
+    required=True,
+    metavar="SPEC",
+    help="levin:PATH, folder:PATH (blurry/, sharp/, optional kernels/) or synthetic:N.",
+)
+@click.option("--limit", type=int, help="Use only the first N images.")
+@click.option(
+    "--out", "out_dir", type=click.Path(path_type=Path), help="Write report.md, report.json, montages/."
+)
+@click.option("--kernel-size", type=int, help="Kernel size for blind methods (default: the dataset's).")
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="SLOT.PARAM=VALUE",
+    help="Parameter override for every method (repeatable).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.pass_obj
+def bench_command(
+    state: State,
+    methods: tuple[str, ...],
+    spec: str,
+    limit: int | None,
+    out_dir: Path | None,
+    kernel_size: int | None,
+    settings: tuple[str, ...],
+    quiet: bool,
+) -> None:
+    """Benchmark METHODS side by side (`true-kernel:SOLVER` runs a non-blind solver with the true kernel)."""
+    from deblur.bench import default_run, load_dataset, parse_method, run_bench
+    from deblur.pipeline import resolve_method, resolve_solver
+
+    registry = state.registry()
+    params = parse_settings(settings)
+    for method in methods:
+        kind, name = parse_method(method)
+        if kind == "blind":
+            resolve_method(registry, name, params=params)
+        else:
+            resolve_solver(registry, name, need="non-blind")
+    items = load_dataset(spec, limit=limit, kernel_size=kernel_size)
+    progress = None if quiet else ProgressLine("bench")
+    try:
+        report = run_bench(
+            list(methods),
+            items,
+            run=lambda m, item, o: default_run(m, item, o, registry=registry),
+            dataset=spec,
+            out_dir=out_dir,
+            overrides=params,
+            progress=progress,
+        )
+    finally:
+        if progress is not None:
+            progress.close()
+    click.echo(report.to_markdown())
 
 
 if __name__ == "__main__":  # pragma: no cover

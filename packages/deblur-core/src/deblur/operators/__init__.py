@@ -1,8 +1,19 @@
-"""Blur forward models: uniform convolution and spatially varying blur, with exact adjoints."""
+"""Blur forward models with exact adjoints: uniform convolution and spatially varying blur."""
 
 from __future__ import annotations
 
 from deblur.operators.fft import fast_len, psf2otf
+from deblur.operators.spatially_varying import BasisBlur, KernelFieldBlur, basis_to_field, field_from_kernel
 from deblur.operators.uniform import UniformBlur, convolve, convolve_adjoint
 
-__all__ = ["UniformBlur", "convolve", "convolve_adjoint", "fast_len", "psf2otf"]
+__all__ = [
+    "BasisBlur",
+    "KernelFieldBlur",
+    "UniformBlur",
+    "basis_to_field",
+    "convolve",
+    "convolve_adjoint",
+    "fast_len",
+    "field_from_kernel",
+    "psf2otf",
+]

@@ -31,9 +31,10 @@ from deblur.operators.padding import kernel_pads, pad, pad_adjoint
 BOUNDARIES = ("valid", "same", "circular")
 SAME_PADDINGS = ("reflect", "replicate", "zero")
 METHODS = ("auto", "direct", "fft")
-FFT_MIN_SIZE = 13
-"""Kernels with ``max(h, w) >= FFT_MIN_SIZE`` use the FFT under ``method="auto"`` (measured crossover on
-a 2-core CPU, bench/operator_speed.py)."""
+FFT_MIN_SIZE = 5
+"""Kernels with ``max(h, w) >= FFT_MIN_SIZE`` use the FFT under ``method="auto"``: the crossover measured
+on a 2-core x86 CPU for 64-512 px images (``bench/operator_speed.py --crossover``). On megapixel CPU
+images ``conv2d`` is slow enough that the FFT wins from 2 px: pass ``method="fft"`` there."""
 
 
 def _check_args(boundary: str, padding: str, method: str) -> None:

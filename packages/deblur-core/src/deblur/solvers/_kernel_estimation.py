@@ -24,11 +24,12 @@ import math
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from scipy import ndimage
 
 from deblur.operators.fft import fast_len, psf2otf
 from deblur.priors.base import GradientPrior
-from deblur.priors.image import gradient, interior_gradient
+from deblur.priors.image import gradient
 
 
 def _difference_otfs(shape: tuple[int, int], like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -199,3 +200,20 @@ def prune_kernel(k: torch.Tensor, rel_threshold: float = 0.05, min_mass: float =
         small = np.isin(labels, 1 + np.flatnonzero(mass < min_mass * total))
         k = k.masked_fill(torch.from_numpy(small).to(k.device), 0)
     return k / k.sum()
+
+
+def rescale_kernel(k: torch.Tensor, factor: float, size: int) -> torch.Tensor:
+    """Kernel ``(1, 1, h, w)`` magnified ``factor`` times about its centre onto a ``size x size`` support.
+
+    ``out(u) ~ k(u / factor)`` by bilinear sampling (offsets ``u`` from the centres), clipped at zero and
+    renormalised: the kernel of the same blur on an image ``factor`` times larger. Unlike
+    :func:`deblur.kernels.resize` the magnification does not follow from the two sizes, which coarse-to-fine
+    levels round to odd numbers.
+    """
+    h, w = k.shape[-2:]
+    u = (torch.arange(size, dtype=k.dtype, device=k.device) - size // 2) / factor
+    rows = (u + h // 2) * (2 / max(h - 1, 1)) - 1
+    cols = (u + w // 2) * (2 / max(w - 1, 1)) - 1
+    grid = torch.stack(torch.meshgrid(cols, rows, indexing="xy"), dim=-1)[None]
+    out = F.grid_sample(k, grid, mode="bilinear", padding_mode="zeros", align_corners=True).clamp_min(0)
+    return out / out.sum()

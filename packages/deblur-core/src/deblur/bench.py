@@ -1,0 +1,555 @@
+"""Benchmark harness behind ``deblur bench``: datasets, scoring, reports and montages.
+
+Datasets (``load_dataset(spec)``):
+
+- ``levin:PATH``: the Levin et al. (2009) benchmark folder (``mat/`` and the csv, see
+  :mod:`deblur.data.levin`). Blind methods get the TRUE kernel's size (as the papers do); the error
+  ratio uses the csv's true-kernel SSDs.
+- ``folder:PATH``: ``PATH/blurry/<stem>.<ext>`` (png, jpg, jpeg, tif, tiff), the matching
+  ``PATH/sharp/<stem>.<ext>`` and, optionally, ``PATH/kernels/<stem>.<npy|png|safetensors>``. A sharp image
+  is either aligned with the blurry one (same size) or the full latent of a valid blur (larger by
+  ``h - 1, w - 1``; its centre crop is used). With a kernel file, blind methods get its size.
+- ``synthetic:N``: ``N`` images made on the fly with seed 0: scikit-image's photos (gray, centre crops)
+  when scikit-image is installed, else dead leaves and text; each blurred "valid" by its own
+  camera-shake kernel of size 31 (or ``kernel_size``) plus 1% Gaussian noise; 255x255 observations.
+
+Methods are registered method names (blind, run through :func:`deblur.run`) or ``true-kernel:SOLVER``
+(the non-blind solver ``SOLVER`` given the dataset's true kernel, through :func:`deblur.deconvolve`).
+
+Scores per image follow Levin's protocol (:func:`deblur.metrics.levin_compare`: 15 px border crop, best
+shift within +-5 px in quarter pixels) on the estimate clipped to [0, 1]: PSNR, SSIM, the error ratio
+where the dataset has true-kernel SSDs, the kernel MNC (:func:`deblur.metrics.kernel_mnc`) where the
+true kernel is known, and wall-clock seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from deblur.context import Progress
+from deblur.errors import InputError
+from deblur.registry import Registry
+from deblur.result import Result
+
+__all__ = [
+    "BenchItem",
+    "BenchReport",
+    "ImageScore",
+    "RunFunction",
+    "default_run",
+    "load_dataset",
+    "machine_info",
+    "montage",
+    "parse_method",
+    "run_bench",
+    "score",
+]
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+KERNEL_SUFFIXES = (".npy", ".png", ".safetensors")
+SYNTHETIC_SIZE = 255
+SYNTHETIC_KERNEL = 31
+SYNTHETIC_NOISE = 0.01
+SYNTHETIC_SEED = 0
+
+
+@dataclass
+class BenchItem:
+    """One benchmark image.
+
+    Attributes:
+        name: unique name within the dataset.
+        blurry: observation (1, C, H, W) in [0, 1].
+        sharp: reference (1, C, H, W) aligned with ``blurry``.
+        kernel: true kernel (1, 1, h, w) (true convolution), if known.
+        kernel_size: support given to blind methods (odd), if the dataset knows it.
+        ssd_reference: SSD of deconvolution with the true kernel (error-ratio denominator), if known.
+    """
+
+    name: str
+    blurry: torch.Tensor
+    sharp: torch.Tensor
+    kernel: torch.Tensor | None = None
+    kernel_size: int | None = None
+    ssd_reference: float | None = None
+
+
+# ------------------------------------------------------------------------------------------- datasets
+
+
+def load_dataset(spec: str, *, limit: int | None = None, kernel_size: int | None = None) -> list[BenchItem]:
+    """Load ``levin:PATH``, ``folder:PATH`` or ``synthetic:N`` (see the module docstring).
+
+    ``limit`` keeps the first ``limit`` images; ``kernel_size`` overrides the size given to blind methods
+    (and sets the kernel size of ``synthetic``).
+    """
+    kind, sep, arg = spec.partition(":")
+    if not sep or not arg:
+        raise InputError(f"dataset spec {spec!r} must be levin:PATH, folder:PATH or synthetic:N")
+    if limit is not None and limit < 1:
+        raise InputError(f"limit must be a positive integer, got {limit}")
+    if kernel_size is not None and (kernel_size < 3 or kernel_size % 2 == 0):
+        raise InputError(f"kernel size must be an odd integer >= 3, got {kernel_size}")
+    if kind == "levin":
+        items = _levin(arg)
+    elif kind == "folder":
+        items = _folder(Path(arg))
+    elif kind == "synthetic":
+        try:
+            n = int(arg)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise InputError(f"synthetic:N needs a positive integer N, got {arg!r}")
+        items = _synthetic(min(n, limit or n), kernel_size or SYNTHETIC_KERNEL)
+    else:
+        raise InputError(f"unknown dataset kind {kind!r} in {spec!r}; expected levin, folder or synthetic")
+    items = items[:limit] if limit is not None else items
+    if kernel_size is not None:
+        for item in items:
+            item.kernel_size = kernel_size
+    return items
+
+
+def _levin(path: str) -> list[BenchItem]:
+    from deblur.data.levin import load_levin
+
+    return [
+        BenchItem(
+            name=c.name,
+            blurry=c.blurry,
+            sharp=c.sharp,
+            kernel=c.kernel,
+            kernel_size=int(c.kernel.shape[-1]),
+            ssd_reference=c.ssd_reference,
+        )
+        for c in load_levin(path)
+    ]
+
+
+def _by_stem(folder: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    for p in sorted(folder.iterdir()):
+        if p.is_file() and p.suffix.lower() in suffixes:
+            if p.stem in files:
+                raise InputError(f"two files for {p.stem!r} in {folder}: {files[p.stem].name} and {p.name}")
+            files[p.stem] = p
+    return files
+
+
+def _folder(root: Path) -> list[BenchItem]:
+    from deblur.io import read_image, read_kernel
+
+    if not (root / "blurry").is_dir() or not (root / "sharp").is_dir():
+        raise InputError(f"folder dataset {root} needs blurry/ and sharp/ subfolders")
+    blurry = _by_stem(root / "blurry", IMAGE_SUFFIXES)
+    if not blurry:
+        raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {root / 'blurry'}")
+    sharp = _by_stem(root / "sharp", IMAGE_SUFFIXES)
+    kernels = _by_stem(root / "kernels", KERNEL_SUFFIXES) if (root / "kernels").is_dir() else {}
+    missing = sorted(set(blurry) - set(sharp))
+    if missing:
+        raise InputError(f"no sharp image for {', '.join(missing)} in {root / 'sharp'}")
+    items = []
+    for stem, path in blurry.items():
+        y = read_image(path)[0]
+        x = read_image(sharp[stem])[0]
+        k = read_kernel(kernels[stem])[:1] if stem in kernels else None
+        items.append(
+            BenchItem(
+                name=stem,
+                blurry=y,
+                sharp=_aligned(x, y, stem),
+                kernel=k,
+                kernel_size=None if k is None else _odd(max(k.shape[-2:])),
+            )
+        )
+    return items
+
+
+def _odd(n: int) -> int:
+    return int(n) if n % 2 else int(n) + 1
+
+
+def _aligned(x: torch.Tensor, y: torch.Tensor, name: str) -> torch.Tensor:
+    """The reference on the observation grid: ``x`` itself, or the centre crop of a valid-blur latent."""
+    (H, W), (h, w) = y.shape[-2:], x.shape[-2:]
+    if x.shape[1] != y.shape[1]:
+        x = x.mean(1, keepdim=True) if y.shape[1] == 1 else x.expand(-1, y.shape[1], -1, -1)
+    dh, dw = h - H, w - W
+    if dh < 0 or dw < 0 or dh % 2 or dw % 2:
+        raise InputError(f"sharp image of {name} is {h}x{w}; need {H}x{W} or larger by an even margin")
+    return x[..., dh // 2 : dh // 2 + H, dw // 2 : dw // 2 + W].contiguous()
+
+
+def _photos(n: int, side: int) -> list[torch.Tensor]:
+    """Up to ``n`` of scikit-image's gray photos with both sides >= ``side``, in a fixed order; [] without
+    scikit-image."""
+    try:
+        from deblur.data.photos import PHOTOS, skimage_photos
+
+        out = []
+        for name in PHOTOS:
+            p = skimage_photos([name])[name]
+            if min(p.shape[-2:]) >= side:
+                out.append(p)
+            if len(out) == n:
+                break
+        return out
+    except InputError:
+        return []
+
+
+def _synthetic(n: int, ksize: int) -> list[BenchItem]:
+    from deblur.data.procedural import dead_leaves, text_image
+    from deblur.data.synthetic import blur_image
+    from deblur.kernels import motion_kernel
+
+    g = torch.Generator().manual_seed(SYNTHETIC_SEED)
+    latent = SYNTHETIC_SIZE + ksize - 1
+    photos = _photos(n, latent)
+    items = []
+    for i in range(n):
+        if photos:
+            p = photos[i % len(photos)]
+            top, left = (p.shape[-2] - latent) // 2, (p.shape[-1] - latent) // 2
+            x = p[..., top : top + latent, left : left + latent]
+        else:
+            x = (dead_leaves if i % 2 == 0 else text_image)(latent, g)
+        k = motion_kernel(ksize, generator=g)
+        y = blur_image(x, k, noise_sigma=SYNTHETIC_NOISE, boundary="valid", generator=g)
+        c = ksize // 2
+        sharp = x[..., c : c + SYNTHETIC_SIZE, c : c + SYNTHETIC_SIZE].contiguous()
+        items.append(BenchItem(f"synthetic{i:03d}", y, sharp, k, ksize))
+    return items
+
+
+# -------------------------------------------------------------------------------------------- running
+
+RunFunction = Callable[[str, BenchItem, Mapping[str, Any]], Result]
+"""``run(method, item, overrides) -> Result``: deblur ``item.blurry`` with ``method``."""
+
+
+def parse_method(method: str) -> tuple[str, str]:
+    """``"classic"`` -> ``("blind", "classic")``; ``"true-kernel:hqs"`` -> ``("true-kernel", "hqs")``."""
+    kind, sep, name = method.partition(":")
+    if not sep:
+        if not method:
+            raise InputError("empty method name")
+        return "blind", method
+    if kind != "true-kernel" or not name:
+        raise InputError(f"method {method!r}: use a method name or true-kernel:SOLVER")
+    return "true-kernel", name
+
+
+def default_run(
+    method: str, item: BenchItem, overrides: Mapping[str, Any], *, registry: Registry | None = None
+) -> Result:
+    """Run a method through :func:`deblur.run`, or ``true-kernel:SOLVER`` through :func:`deblur.deconvolve`.
+
+    ``overrides`` are parameters by slot path (``{"solver": {"iterations": 3}}``, as ``deblur.run``
+    takes them); a true-kernel run uses the ``"solver"`` entry as the non-blind solver's parameters.
+    """
+    from deblur.pipeline import deconvolve, run
+
+    kind, name = parse_method(method)
+    if kind == "true-kernel":
+        if item.kernel is None:
+            raise InputError(f"{method} needs the true kernel, which {item.name} does not have")
+        x = deconvolve(
+            item.blurry, item.kernel, solver=name, registry=registry, **dict(overrides.get("solver", {}))
+        )
+        return Result(image=x, kernel=item.kernel)
+    return run(item.blurry, method=name, kernel_size=item.kernel_size, params=overrides, registry=registry)
+
+
+@dataclass
+class ImageScore:
+    """Scores of one method on one image (``None`` where the dataset lacks what a score needs)."""
+
+    image: str
+    method: str
+    psnr: float
+    ssim: float
+    seconds: float
+    error_ratio: float | None = None
+    mnc: float | None = None
+    shift: tuple[float, float] = (0.0, 0.0)
+
+
+def score(item: BenchItem, method: str, result: Result, seconds: float) -> ImageScore:
+    """Levin-protocol scores of ``result`` against ``item`` (the estimate is clipped to [0, 1])."""
+    from deblur.metrics import kernel_mnc, levin_compare
+
+    est = result.image.detach().to("cpu", torch.float32).clamp(0, 1)
+    if est.shape != item.sharp.shape:
+        raise InputError(
+            f"{method} returned {tuple(est.shape)} for {item.name}, expected {tuple(item.sharp.shape)}"
+        )
+    s = levin_compare(est, item.sharp)
+    ratio = s.ssd / item.ssd_reference if item.ssd_reference else None
+    mnc = None
+    if item.kernel is not None and result.kernel is not None:
+        mnc = float(kernel_mnc(result.kernel[:1].detach().to("cpu", torch.float32), item.kernel))
+    return ImageScore(item.name, method, s.psnr, s.ssim, seconds, ratio, mnc, s.shift)
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU count and model, torch version and threads, Python and OS."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            names = [line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")]
+        model = names[0] if names else model
+    except OSError:
+        pass
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpu_model": model,
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+# -------------------------------------------------------------------------------------------- reports
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    vals = [v for v in values if v is not None and math.isfinite(v)]
+    return sum(vals) / len(vals) if vals else None
+
+
+def _share(values: Sequence[float | None], bound: float) -> float | None:
+    vals = [v for v in values if v is not None]
+    return sum(v <= bound for v in vals) / len(vals) if vals else None
+
+
+@dataclass
+class BenchReport:
+    """Every score of a benchmark run, with the dataset, methods, settings and machine."""
+
+    dataset: str
+    methods: list[str]
+    scores: list[ImageScore]
+    machine: dict[str, Any] = field(default_factory=machine_info)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, dict[str, float | int | None]]:
+        """Per method: image count, mean PSNR/SSIM/MNC, share of error ratio <= 2 and <= 3, seconds."""
+        out = {}
+        for m in self.methods:
+            rows = [s for s in self.scores if s.method == m]
+            secs = [s.seconds for s in rows]
+            out[m] = {
+                "images": len(rows),
+                "psnr": _mean([s.psnr for s in rows]),
+                "ssim": _mean([s.ssim for s in rows]),
+                "error_ratio_le2": _share([s.error_ratio for s in rows], 2.0),
+                "error_ratio_le3": _share([s.error_ratio for s in rows], 3.0),
+                "mnc": _mean([s.mnc for s in rows]),
+                "seconds_median": statistics.median(secs) if secs else None,
+                "seconds_mean": _mean(secs),
+            }
+        return out
+
+    def to_json(self) -> str:
+        """Everything as JSON: dataset, methods, settings, machine, summary and every per-image score.
+
+        Non-finite numbers (the PSNR of an exact restoration) become ``null``.
+        """
+        data = {
+            "dataset": self.dataset,
+            "methods": self.methods,
+            "settings": self.settings,
+            "machine": self.machine,
+            "summary": self.summary(),
+            "images": [asdict(s) for s in self.scores],
+        }
+        return json.dumps(_finite(data), indent=2, allow_nan=False, default=str)
+
+    def to_markdown(self) -> str:
+        """A summary table per method, a per-image table and the machine."""
+
+        def num(v: float | None, fmt: str) -> str:
+            return "-" if v is None else format(v, fmt)
+
+        def pct(v: float | None) -> str:
+            return "-" if v is None else f"{100 * v:.0f}%"
+
+        lines = [f"# Benchmark: {self.dataset}", ""]
+        lines += [
+            "| method | images | PSNR (dB) | SSIM | ER <= 2 | ER <= 3 | kernel MNC "
+            "| s/image median | s/image mean |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for m, s in self.summary().items():
+            lines.append(
+                f"| {m} | {s['images']} | {num(s['psnr'], '.2f')} | {num(s['ssim'], '.3f')} | "
+                f"{pct(s['error_ratio_le2'])} | {pct(s['error_ratio_le3'])} | {num(s['mnc'], '.3f')} | "
+                f"{num(s['seconds_median'], '.1f')} | {num(s['seconds_mean'], '.1f')} |"
+            )
+        lines += ["", "Per image: PSNR (dB) / SSIM / error ratio / kernel MNC / seconds.", ""]
+        lines.append("| image | " + " | ".join(self.methods) + " |")
+        lines.append("|---|" + "---|" * len(self.methods))
+        table: dict[str, dict[str, ImageScore]] = {}
+        for s in self.scores:
+            table.setdefault(s.image, {})[s.method] = s
+        for image, row in table.items():
+            cells = []
+            for m in self.methods:
+                s = row.get(m)
+                cells.append(
+                    "-"
+                    if s is None
+                    else f"{s.psnr:.2f} / {s.ssim:.3f} / {num(s.error_ratio, '.2f')} / {num(s.mnc, '.3f')} / "
+                    f"{s.seconds:.1f}"
+                )
+            lines.append(f"| {image} | " + " | ".join(cells) + " |")
+        mach = self.machine
+        lines += [
+            "",
+            f"Machine: {mach.get('cpu_count')} CPUs ({mach.get('cpu_model')}), "
+            f"torch {mach.get('torch')} with {mach.get('torch_threads')} threads, Python {mach.get('python')}"
+            + (f", GPU {mach['cuda']}" if mach.get("cuda") else "")
+            + ".",
+        ]
+        if self.settings:
+            lines.append(f"Settings: {json.dumps(self.settings, default=str)}.")
+        return "\n".join(lines) + "\n"
+
+
+# -------------------------------------------------------------------------------------------- montage
+
+
+def _rgb(x: torch.Tensor) -> np.ndarray:
+    a = x.detach().to("cpu", torch.float32).clamp(0, 1)[0]
+    a = a.expand(3, -1, -1) if a.shape[0] == 1 else a
+    return np.rint(a.permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+
+
+def montage(
+    blurry: torch.Tensor,
+    panels: Sequence[tuple[str, torch.Tensor, torch.Tensor | None]],
+    true_kernel: torch.Tensor | None = None,
+) -> np.ndarray:
+    """An RGB uint8 picture: the blurry input then each ``(label, image, kernel)`` panel, labelled, with
+    each kernel drawn under its image beside the true kernel (when known)."""
+    from PIL import Image, ImageDraw
+
+    from deblur.kernels import kernel_to_image
+
+    H, W = blurry.shape[-2:]
+    label_h, pad = 14, 4
+    tiles = [("blurry", blurry, None), *panels]
+    side = max(8, (W - pad) // 2)
+    has_kernels = any(k is not None for _, _, k in panels) or true_kernel is not None
+    row_h = label_h + H + (label_h + side if has_kernels else 0)
+    canvas = Image.new("RGB", (len(tiles) * (W + pad) + pad, row_h + pad), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+
+    def paste_kernel(k: torch.Tensor, x0: int, y0: int) -> None:
+        pic = Image.fromarray(kernel_to_image(k[:1])).resize((side, side), Image.NEAREST)
+        canvas.paste(pic.convert("RGB"), (x0, y0))
+        draw.rectangle((x0 - 1, y0 - 1, x0 + side, y0 + side), outline=(128, 128, 128))
+
+    for i, (label, img, k) in enumerate(tiles):
+        x0 = pad + i * (W + pad)
+        draw.text((x0, 1), label[: max(4, W // 6)], fill=(0, 0, 0))
+        canvas.paste(Image.fromarray(_rgb(img)), (x0, label_h))
+        if not has_kernels:
+            continue
+        y0 = label_h + H
+        if k is not None:
+            draw.text((x0, y0 + 1), "estimate", fill=(0, 0, 0))
+            paste_kernel(k, x0, y0 + label_h)
+        if true_kernel is not None:
+            draw.text((x0 + W - side, y0 + 1), "true", fill=(0, 0, 0))
+            paste_kernel(true_kernel, x0 + W - side, y0 + label_h)
+    return np.array(canvas)
+
+
+def _write_png(path: Path, picture: np.ndarray) -> None:
+    from deblur.io import write_image
+
+    write_image(path, torch.from_numpy(picture).permute(2, 0, 1)[None].float() / 255)
+
+
+def _write_text(path: Path, text: str) -> None:
+    from deblur.io import atomic_write
+
+    with atomic_write(path) as tmp:
+        tmp.write_text(text)
+
+
+def run_bench(
+    methods: Sequence[str],
+    items: Sequence[BenchItem],
+    *,
+    run: RunFunction = default_run,
+    dataset: str = "",
+    out_dir: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> BenchReport:
+    """Run every method on every item, score them and (with ``out_dir``) write the outputs.
+
+    ``out_dir`` receives ``report.md``, ``report.json`` and ``montages/<image>.png``; the reports are
+    rewritten after every image, so an interrupted run keeps what it finished.
+    """
+    if not methods:
+        raise InputError("no methods to benchmark")
+    if not items:
+        raise InputError("the dataset has no images")
+    for m in methods:
+        parse_method(m)
+    out = None if out_dir is None else Path(out_dir)
+    if out is not None:
+        (out / "montages").mkdir(parents=True, exist_ok=True)
+    report = BenchReport(
+        dataset=dataset, methods=list(methods), scores=[], settings={"overrides": dict(overrides or {})}
+    )
+    total, step = len(items) * len(methods), 0
+    for item in items:
+        panels = []
+        for m in methods:
+            start = time.perf_counter()
+            result = run(m, item, dict(overrides or {}))
+            seconds = time.perf_counter() - start
+            s = score(item, m, result, seconds)
+            report.scores.append(s)
+            panels.append(
+                (m, result.image.clamp(0, 1), result.kernel if parse_method(m)[0] == "blind" else None)
+            )
+            step += 1
+            if progress is not None:
+                progress("bench", step, total, psnr=s.psnr, seconds=seconds)
+        if out is not None:
+            _write_png(out / "montages" / f"{item.name}.png", montage(item.blurry, panels, item.kernel))
+            _write_text(out / "report.md", report.to_markdown())
+            _write_text(out / "report.json", report.to_json())
+    return report

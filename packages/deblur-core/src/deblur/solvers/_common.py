@@ -1,0 +1,84 @@
+"""Shared pieces of the non-blind solvers: input checks, grids and Fourier-domain helpers."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from deblur.errors import InputError
+from deblur.operators.fft import fast_len
+from deblur.operators.padding import kernel_pads
+from deblur.operators.uniform import check_kernel
+
+BOUNDARIES = ("valid", "same", "circular")
+
+
+def check_inputs(y: torch.Tensor, k: torch.Tensor, boundary: str) -> torch.Tensor:
+    """Validate ``y`` (B, C, H, W) and ``k`` (B|1, 1, h, w); return ``k`` with ``y``'s device and dtype."""
+    if boundary not in BOUNDARIES:
+        raise InputError(f"unknown boundary {boundary!r}; expected one of {', '.join(BOUNDARIES)}")
+    if not isinstance(y, torch.Tensor) or y.ndim != 4:
+        shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+        raise InputError(f"observation must be a (B, C, H, W) tensor, got {shape}")
+    if not y.is_floating_point():
+        raise InputError(f"observation must be a floating-point tensor, got {y.dtype}")
+    check_kernel(k)
+    if k.shape[0] not in (1, y.shape[0]):
+        raise InputError(
+            f"kernel batch {k.shape[0]} does not match observation batch {y.shape[0]} (1 or equal)"
+        )
+    h, w = k.shape[-2:]
+    H, W = y.shape[-2:]
+    if h > H or w > W:
+        raise InputError(f"kernel {h}x{w} is larger than the {H}x{W} observation")
+    if not bool(torch.isfinite(y).all()):
+        raise InputError("observation has non-finite values (NaN or inf)")
+    return k.to(device=y.device, dtype=y.dtype)
+
+
+def check_positive(name: str, value: float, allow_zero: bool = False) -> float:
+    """``float(value)``, or :class:`InputError` unless it is finite and positive (or zero if allowed)."""
+    value = float(value)
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise InputError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value}")
+    return value
+
+
+def latent_window(y_hw: tuple[int, int], k_hw: tuple[int, int], boundary: str) -> tuple[int, int, int, int]:
+    """``(top, left, N1, N2)``: where ``y`` sits on the periodic latent grid used by a Fourier solver.
+
+    For "valid" and "same" the latent extends ``y`` by the kernel's reach (``kernel_pads``) and the grid
+    is the next FFT-friendly size, so the circular blur of the latent restricted to the window equals
+    the valid blur; for "circular" the grid is ``y`` itself.
+    """
+    H, W = y_hw
+    h, w = k_hw
+    if boundary == "circular":
+        return 0, 0, H, W
+    left, _, top, _ = kernel_pads(h, w)
+    return top, left, fast_len(H + h - 1), fast_len(W + w - 1)
+
+
+def embed(y: torch.Tensor, top: int, left: int, shape: tuple[int, int], mode: str) -> torch.Tensor:
+    """Place ``y`` at ``(top, left)`` on an ``shape`` grid, filling the rest by ``mode`` padding or zeros."""
+    H, W = y.shape[-2:]
+    pads = (left, shape[1] - W - left, top, shape[0] - H - top)
+    if mode == "zero":
+        return F.pad(y, pads)
+    return F.pad(y, pads, mode=mode)
+
+
+def gradient_spectrum(shape: tuple[int, int], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``|F D_x|^2 + |F D_y|^2`` of the circular forward differences on the rfft2 grid of ``shape``."""
+    H, W = shape
+    real = torch.float64 if dtype == torch.float64 else torch.float32
+    wy = torch.fft.fftfreq(H, dtype=real, device=device) * (2 * math.pi)
+    wx = torch.fft.rfftfreq(W, dtype=real, device=device) * (2 * math.pi)
+    return (2 - 2 * torch.cos(wy))[:, None] + (2 - 2 * torch.cos(wx))[None, :]
+
+
+def circular_blur(x: torch.Tensor, otf: torch.Tensor) -> torch.Tensor:
+    """``irfft2(rfft2(x) * otf)``: the circular convolution with a kernel of transfer function ``otf``."""
+    return torch.fft.irfft2(torch.fft.rfft2(x) * otf, s=x.shape[-2:])

@@ -1,0 +1,146 @@
+r"""Non-blind deconvolution by half-quadratic splitting with a sparse gradient prior.
+
+Solves, for a :class:`~deblur.priors.base.GradientPrior` ``phi`` (hyper-Laplacian by default),
+
+.. math:: \min_x \tfrac12 \| M (k \circledast x) - y \|^2 + \lambda \sum_i \phi((D x)_i)
+
+with ``x`` on a periodic grid that extends the observation by the kernel's reach (rounded up to an
+FFT-friendly size) and ``M`` the mask selecting the observed window, so the "valid" model holds and no
+boundary is assumed (Almeida & Figueiredo 2013). Splitting ``u = k * x`` and ``w = D x`` makes every
+step diagonal, in Fourier or element-wise:
+
+.. math::
+
+    u &\leftarrow (M^T y + \mu (k \circledast x + d)) / (M^T M + \mu)        \\
+    w &\leftarrow \mathrm{shrink}_\phi(D x, \beta)                          \\
+    \hat x &\leftarrow \frac{\mu \bar K \widehat{(u - d)} + \beta \widehat{D^T w}}{\mu |K|^2 + \beta |D|^2} \\
+    d &\leftarrow d + k \circledast x - u
+
+with ``w`` updated by half-quadratic continuation (``beta`` from ``beta_init`` up to ``beta_max`` by
+``beta_rate`` per step, Krishnan & Fergus 2009) and ``u`` by ADMM with the scaled dual ``d``; the data
+penalty follows ``mu = mu_ratio * beta`` and ``d`` is divided by ``beta_rate`` when it grows, which keeps
+the unscaled multiplier. "circular" uses ``M = I`` on the observation grid; "same" is solved as
+"valid" (a same-size blur of a padded image is a valid blur of the padded latent). The result is the
+latent's window aligned with ``y``. Every step is a differentiable torch operation, so gradients flow to
+the kernel through the fixed number of unrolled iterations.
+
+References:
+    Krishnan, Fergus, "Fast image deconvolution using hyper-Laplacian priors", NIPS 2009.
+    Almeida, Figueiredo, "Deconvolving images with unknown boundaries using the alternating direction
+    method of multipliers", IEEE TIP 2013.
+    Geman, Yang, "Nonlinear image recovery with half-quadratic regularization", IEEE TIP 1995.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from deblur.errors import InputError
+from deblur.operators.fft import psf2otf
+from deblur.priors.base import GradientPrior
+from deblur.priors.image import HyperLaplacian, gradient, gradient_adjoint
+from deblur.solvers._common import (
+    check_inputs,
+    check_positive,
+    embed,
+    gradient_spectrum,
+    latent_window,
+)
+
+__all__ = ["HQSDeconvolver", "hqs_deconvolve"]
+
+DEFAULT_WEIGHT = 1e-4
+
+
+def hqs_deconvolve(
+    y: torch.Tensor,
+    k: torch.Tensor,
+    *,
+    prior: GradientPrior | None = None,
+    weight: float = DEFAULT_WEIGHT,
+    boundary: str = "valid",
+    iterations: int = 3,
+    beta_init: float = 1e-3,
+    beta_rate: float = 2.0,
+    beta_max: float = 1.0,
+    mu_ratio: float = 10.0,
+) -> torch.Tensor:
+    """Deconvolve ``y`` (B, C, H, W) with the kernel ``k`` (B|1, 1, h, w); returns (B, C, H, W), unclipped.
+
+    Args:
+        prior: gradient prior with ``shrink``; default ``HyperLaplacian(weight, alpha=0.8)``.
+        weight: hyper-Laplacian weight when ``prior`` is None (ignored otherwise). For images in [0, 1]
+            with Gaussian noise of std ``sigma`` about ``4 sigma^2`` works (measured); the default
+            ``1e-4`` suits low-noise photos such as the Levin captures.
+        boundary: "valid" (y is the interior of a larger scene), "same" or "circular".
+        iterations: splitting iterations per ``beta`` value.
+        beta_init, beta_rate, beta_max: the continuation ``beta = beta_init * beta_rate ** j <= beta_max``.
+        mu_ratio: data-split penalty over ``beta``.
+    """
+    k = check_inputs(y, k, boundary)
+    if prior is None:
+        prior = HyperLaplacian(check_positive("weight", weight, allow_zero=True), alpha=0.8)
+    elif not isinstance(prior, GradientPrior):
+        raise InputError(f"HQS needs a gradient prior with shrink(v, beta), got {prior!r}")
+    if int(iterations) < 1:
+        raise InputError(f"iterations must be >= 1, got {iterations}")
+    beta = check_positive("beta_init", beta_init)
+    rate = check_positive("beta_rate", beta_rate)
+    beta_max = check_positive("beta_max", beta_max)
+    mu_ratio = check_positive("mu_ratio", mu_ratio)
+    if rate <= 1 or beta_max < beta:
+        raise InputError(f"need beta_rate > 1 and beta_max >= beta_init, got {rate}, {beta_max} < {beta}")
+    steps = math.floor(math.log(beta_max / beta) / math.log(rate) + 1e-9) + 1
+
+    H, W = y.shape[-2:]
+    top, left, N1, N2 = latent_window((H, W), k.shape[-2:], boundary)
+    grid = (N1, N2)
+    K = psf2otf(k, grid)
+    den = mu_ratio * K.abs().square() + gradient_spectrum(grid, y.dtype, y.device)
+    mask = embed(torch.ones_like(y[:1, :1]), top, left, grid, "zero")
+    My = embed(y, top, left, grid, "zero")
+    x = embed(y, top, left, grid, "replicate")
+    Kx = torch.fft.irfft2(torch.fft.rfft2(x) * K, s=grid)
+    d = torch.zeros_like(x)
+    for _ in range(steps):
+        mu = mu_ratio * beta
+        for _ in range(int(iterations)):
+            u = (My + mu * (Kx + d)) / (mask + mu)
+            w = prior.shrink(gradient(x), beta)
+            num = mu_ratio * K.conj() * torch.fft.rfft2(u - d) + torch.fft.rfft2(gradient_adjoint(w))
+            X = num / den
+            x = torch.fft.irfft2(X, s=grid)
+            Kx = torch.fft.irfft2(X * K, s=grid)
+            d = d + Kx - u
+        beta *= rate
+        d = d / rate
+    return x[..., top : top + H, left : left + W]
+
+
+class HQSDeconvolver:
+    """:func:`hqs_deconvolve` with fixed settings, callable as ``(y, k) -> x``.
+
+    ``HQSDeconvolver(prior=TotalVariation(2e-4), boundary="valid")(y, k)``.
+    """
+
+    def __init__(self, prior: GradientPrior | None = None, **params: float | int | str) -> None:
+        known = set(hqs_deconvolve.__kwdefaults__) - {"prior"}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise InputError(f"unknown HQS parameters {unknown}; expected some of {sorted(known)}")
+        if prior is None:
+            weight = check_positive("weight", params.pop("weight", DEFAULT_WEIGHT), allow_zero=True)
+            prior = HyperLaplacian(weight, alpha=0.8)
+        elif not isinstance(prior, GradientPrior):
+            raise InputError(f"HQS needs a gradient prior with shrink(v, beta), got {prior!r}")
+        self.prior = prior
+        self.params = params
+
+    def __call__(self, y: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        return hqs_deconvolve(y, k, prior=self.prior, **self.params)
+
+    def __repr__(self) -> str:
+        args = [f"prior={self.prior!r}"] + [f"{key}={value!r}" for key, value in self.params.items()]
+        return f"HQSDeconvolver({', '.join(args)})"

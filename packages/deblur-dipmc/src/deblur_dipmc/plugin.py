@@ -1,0 +1,126 @@
+"""Hook implementations of deblur-dipmc: cheap to import (records only; factories are import strings)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from deblur.plugins import (
+    KernelRepresentationRecord,
+    MethodRecord,
+    PriorRecord,
+    Requirement,
+    SolverRecord,
+    hookimpl,
+)
+
+DIPMC = (
+    "Li, Nan & Ji, Un-supervised learning for blind image deconvolution via Monte-Carlo sampling, "
+    "Inverse Problems 38 (2022)"
+)
+SELFDEBLUR = "Ren, Zhang, Wang, Hu & Zuo, Neural blind deconvolution using deep priors, CVPR 2020"
+
+#: The paper's configuration (Sec. 3.1) by slot path; the factories' defaults are the ``fast`` preset.
+PAPER = {
+    "solver": {
+        "steps": 5000,
+        "samples": 1,
+        "mu": 1e-4,
+        "lr_image": 1e-2,
+        "lr_kernel": 1e-4,
+        "lr_switch": 0.6,
+        "lr_decay": 0.5,
+        "dropout": 0.3,
+        "dropout_end": 0.001,
+        "dropout_switch": 0.3,
+        "noise": "auto",
+        "noise_end": 0.001,
+        "noise_switch": 0.7,
+        "crop": None,
+        "early_stop": 0.0,
+        "mc_samples": 10,
+        "center_kernel": False,
+    },
+    "image_net": {"width": 128, "levels": 6, "skip": 16},
+    "kernel_rep": {"width": 64, "levels": 4},
+}
+
+COMPONENTS = {"image_net": "dipmc-image-generator", "kernel_rep": "dipmc-kernel-net", "nonblind": "hqs"}
+
+
+@hookimpl
+def deblur_priors() -> Iterator[PriorRecord]:
+    yield PriorRecord(
+        name="dipmc-image-generator",
+        summary="Randomized DIP image generator G_x(z + eps; theta, M) with input noise and dropout",
+        factory="deblur_dipmc.generators:image_generator",
+        provides={"image", "generator", "randomized"},
+        citation=DIPMC,
+    )
+
+
+@hookimpl
+def deblur_kernel_representations() -> Iterator[KernelRepresentationRecord]:
+    yield KernelRepresentationRecord(
+        name="dipmc-kernel-net",
+        summary="Small U-Net on a fixed input ending in a softmax (DIP-MC's G_k)",
+        factory="deblur_dipmc.kernels:kernel_net",
+        provides={"kernel", "differentiable", "network", "randomizable"},
+        citation=DIPMC,
+    )
+    yield KernelRepresentationRecord(
+        name="fcn-kernel",
+        summary="Fully-connected net from a fixed code to softmax kernel logits (SelfDeblur)",
+        factory="deblur_dipmc.kernels:fcn_kernel",
+        provides={"kernel", "differentiable", "network", "randomizable"},
+        citation=SELFDEBLUR,
+    )
+
+
+@hookimpl
+def deblur_solvers() -> Iterator[SolverRecord]:
+    yield SolverRecord(
+        name="dipmc",
+        summary="Monte-Carlo MAP_k with a randomized deep image prior, then non-blind deconvolution",
+        factory="deblur_dipmc.solver:DIPMC",
+        provides={"blind"},
+        requires={
+            "image_net": Requirement(
+                "prior",
+                {"image", "generator", "randomized"},
+                default="dipmc-image-generator",
+                summary="randomized image generator G_x",
+            ),
+            "kernel_rep": Requirement(
+                "kernel_representation",
+                {"kernel", "differentiable"},
+                default="dipmc-kernel-net",
+                summary="how the kernel is parameterised while it is estimated",
+            ),
+            "nonblind": Requirement(
+                "solver",
+                {"non-blind"},
+                default="hqs",
+                summary="final deconvolution with the estimated kernel",
+            ),
+        },
+        citation=DIPMC,
+    )
+
+
+@hookimpl
+def deblur_methods() -> Iterator[MethodRecord]:
+    yield MethodRecord(
+        name="dipmc",
+        summary="DIP-MC, CPU preset: textured 128 px window, narrow nets, short schedule; no weights",
+        solver="dipmc",
+        components=COMPONENTS,
+        citation=DIPMC,
+    )
+    yield MethodRecord(
+        name="dipmc-paper",
+        summary="DIP-MC as published: whole image, 6x128 generator, 5000 steps (GPU-sized)",
+        solver="dipmc",
+        components=COMPONENTS,
+        params=PAPER,
+        citation=DIPMC,
+    )

@@ -1,0 +1,28 @@
+"""Deterministic construction of networks whose layers initialise from torch's global generator."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import torch
+
+T = TypeVar("T")
+
+
+def draw_seed(generator: torch.Generator) -> int:
+    """A 62-bit integer drawn from ``generator`` (to seed something that takes an int)."""
+    device = generator.device
+    return int(torch.randint(2**62, (1,), generator=generator, device=device).item())
+
+
+def seeded(seed: int, build: Callable[..., T], *args, **kwargs) -> T:
+    """``build(*args, **kwargs)`` with torch's CPU generator seeded by ``seed``, restored afterwards.
+
+    ``torch.nn`` layers draw their initial weights from the global generator; building under a fork of
+    it makes the weights a function of ``seed`` alone without disturbing anyone else's draws. Build on
+    the CPU and move the module afterwards, so CPU and CUDA runs start from the same weights.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build(*args, **kwargs)

@@ -1,0 +1,450 @@
+r"""DIP-MC: blind deconvolution by a Monte-Carlo approximation of MAP_k (Li, Nan & Ji, Algorithm 1).
+
+The kernel is the MAP_k estimate, :math:`\max_k p(k) \int p(y | x, k)\, p_x(x)\, dx`, with the image
+prior :math:`p_x` represented by a randomized generator :math:`G_x` (Eq. 19) and the expectation
+replaced by ``samples`` Monte-Carlo draws. With the kernel :math:`k = G_k(z_k; \theta_k)` from any
+registered kernel representation, both networks minimise (Eq. 27)
+
+.. math:: \mathcal L(\theta_k, \theta_x) = \frac1N \sum_{i=1}^N
+    \tfrac{1}{|y|} \| k \circledast G_x(z_x + \epsilon_i; \theta_x, M_i) - y \|_2^2 + \mu \|k\|_2^2
+
+with the "valid" blur model (the latent is :math:`(H + h - 1) \times (W + w - 1)`, nothing is assumed
+outside ``y``) and the data term normalised by the number of observed values, as in SelfDeblur's code.
+Every step alternates (Eq. 21): draw :math:`\{\epsilon_i, M_i\}`, take an Adam step on
+:math:`\theta_k` with the samples held fixed (Eq. 25), project the kernel (``constrain()``), then an
+Adam step on :math:`\theta_x` against the updated kernel (Eq. 26). The two steps share the draw, so one
+step costs one forward and one backward pass of :math:`G_x`.
+
+Schedules (fractions of ``steps``; the paper's values at 5000 steps): dropout :math:`p_0` from 0.3 to
+0.001 at 0.3 (1.5k), input noise :math:`\sigma_0` from 0.01 (kernels below 31 px) or 0.05 (larger) to
+0.001 at 0.7 (3.5k), learning rates (image 1e-2, kernel 1e-4) halved at 0.6 (3k).
+
+After training, the kernel (centred by its centre of mass, optional) goes to the ``nonblind`` solver
+on the full observation (the two-stage protocol of Sec. 3.2); the deterministic output
+:math:`G_x(z_x; \theta_x)` is kept as ``extras["dip_output"]``, and ``mc_samples`` draws of
+:math:`G_x` at the final randomness give ``samples`` and their per-pixel standard deviation
+``uncertainty`` (Fig. 3e). These three lie on the observation grid of the window the kernel was
+estimated on (the whole image unless ``crop`` is set; see ``Result.config["dipmc"]["window"]``).
+
+Colour: ``color="luminance"`` (default, as SelfDeblur's colour protocol) estimates the kernel on the
+luminance (one generator channel) and deconvolves every channel with the non-blind solver;
+``color="rgb"`` lets :math:`G_x` generate all channels under the shared kernel.
+
+Kernel size: the run context's ``kernel_size``, else the ``kernel_size`` parameter, else core's
+:func:`deblur.solvers.classic.auto_kernel_size` (``min(H, W) / 10`` made odd, within [7, 35]).
+
+References:
+    Li, Nan & Ji, Un-supervised learning for blind image deconvolution via Monte-Carlo sampling,
+    Inverse Problems 38 (2022).
+    Ren, Zhang, Wang, Hu & Zuo, Neural blind deconvolution using deep priors, CVPR 2020.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from deblur.context import RunContext
+from deblur.errors import CompositionError, InputError
+from deblur.kernels import center
+from deblur.operators.uniform import convolve
+from deblur.result import Result
+from deblur.solvers.classic import auto_kernel_size, luminance
+from deblur_dipmc.regions import textured_window
+from deblur_dipmc.seeding import draw_seed, seeded
+
+__all__ = ["DIPMC", "MonteCarloMAPk", "Schedule"]
+
+RANDOMIZE = ("both", "dropout", "noise", "none")
+COLORS = ("luminance", "rgb")
+LARGE_KERNEL = 31
+"""Kernels from this side on start with the larger input noise (paper: 0.05 vs 0.01)."""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    r"""Piecewise-constant schedules of Sec. 3.1 as fractions of the run.
+
+    ``dropout`` (:math:`p_0`) and ``noise`` (:math:`\sigma_0`) switch from their first to their second
+    value at ``dropout_switch * steps`` and ``noise_switch * steps``; the learning rates are multiplied
+    by ``lr_decay`` at ``lr_switch * steps``.
+    """
+
+    steps: int
+    dropout: tuple[float, float]
+    noise: tuple[float, float]
+    dropout_switch: float
+    noise_switch: float
+    lr_switch: float
+    lr_decay: float
+
+    def at(self, step: int) -> tuple[float, float, float]:
+        """``(p0, sigma0, lr factor)`` at ``step`` (0-based)."""
+        t = step / self.steps
+        p0 = self.dropout[0] if t < self.dropout_switch else self.dropout[1]
+        sigma = self.noise[0] if t < self.noise_switch else self.noise[1]
+        lr = 1.0 if t < self.lr_switch else self.lr_decay
+        return p0, sigma, lr
+
+
+class MonteCarloMAPk:
+    """The training state of Algorithm 1: generators, optimisers and one alternating :meth:`step`.
+
+    Args:
+        image_net: :math:`G_x` (a ``dipmc-image-generator`` module) on ``y``'s latent grid.
+        kernel_rep: a kernel representation module (``forward()`` -> kernel, ``constrain()``).
+        y: observation (1, C, H, W) on the device of both modules.
+        mu: weight of :math:`\\|k\\|_2^2`.
+        lr_image, lr_kernel: Adam learning rates of :math:`\\theta_x` and :math:`\\theta_k`.
+        samples: Monte-Carlo draws ``N`` per step.
+        randomize_kernel: also draw :math:`G_k`'s noise and dropout (the Sec. 3.5 ablation).
+    """
+
+    def __init__(
+        self,
+        image_net: torch.nn.Module,
+        kernel_rep: torch.nn.Module,
+        y: torch.Tensor,
+        *,
+        mu: float,
+        lr_image: float,
+        lr_kernel: float,
+        samples: int = 1,
+        randomize_kernel: bool = False,
+    ) -> None:
+        self.image_net, self.kernel_rep, self.y = image_net, kernel_rep, y
+        self.mu, self.samples, self.randomize_kernel = mu, samples, randomize_kernel
+        self.image_net.train()
+        self.kernel_rep.train()
+        self.opt_image = torch.optim.Adam(image_net.parameters(), lr=lr_image)
+        self.opt_kernel = torch.optim.Adam(kernel_rep.parameters(), lr=lr_kernel)
+        self.base_lr = (lr_image, lr_kernel)
+
+    def set_randomness(self, dropout: float, noise: float, lr_factor: float) -> None:
+        """Apply a schedule point: :math:`p_0`, :math:`\\sigma_0` and the learning-rate factor."""
+        self.image_net.dropout, self.image_net.input_noise = dropout, noise
+        if self.randomize_kernel:
+            self.kernel_rep.dropout, self.kernel_rep.input_noise = dropout, noise
+        for opt, lr in zip((self.opt_image, self.opt_kernel), self.base_lr, strict=True):
+            for group in opt.param_groups:
+                group["lr"] = lr * lr_factor
+
+    def kernel(self, generator: torch.Generator | None = None, stochastic: bool = False) -> torch.Tensor:
+        """The current kernel (1, 1, h, w); a random draw of :math:`G_k` if asked and randomized."""
+        if self.randomize_kernel:
+            self.kernel_rep.stochastic = stochastic
+            self.kernel_rep.generator = generator
+        return self.kernel_rep()
+
+    def data_loss(self, x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """Mean over the ``N`` draws of the mean squared reblur error."""
+        return (convolve(x, k, boundary="valid") - self.y).square().mean()
+
+    def objective(self, x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """The Monte-Carlo estimate of Eq. 27 for the draws ``x`` (N, C, ...)."""
+        return self.data_loss(x, k) + self.mu * k.square().sum()
+
+    def step(self, generator: torch.Generator) -> float:
+        """One alternation: kernel step on fresh draws, then image step; returns Eq. 27 before it."""
+        x = self.image_net(self.samples, generator=generator, stochastic=True)
+        k = self.kernel(generator, stochastic=True)
+        loss = self.objective(x.detach(), k)
+        self.opt_kernel.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_kernel.step()
+        self.kernel_rep.constrain()
+        with torch.no_grad():
+            k = self.kernel(generator, stochastic=True).detach()
+        image_loss = self.data_loss(x, k)
+        self.opt_image.zero_grad(set_to_none=True)
+        image_loss.backward()
+        self.opt_image.step()
+        return float(loss.detach())
+
+
+def _fraction(name: str, value: float) -> float:
+    value = float(value)
+    if not 0 <= value <= 1:
+        raise InputError(f"{name} must be in [0, 1], got {value}")
+    return value
+
+
+def _positive(name: str, value: float, allow_zero: bool = False) -> float:
+    value = float(value)
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise InputError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value}")
+    return value
+
+
+def _count(name: str, value: int, minimum: int) -> int:
+    if isinstance(value, bool) or int(value) != value or value < minimum:
+        raise InputError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+class DIPMC:
+    r"""The blind solver ``dipmc``: ``DIPMC(image_net=..., kernel_rep=..., nonblind=..., **params)``.
+
+    Called as ``(y, ctx) -> Result``. Slots: ``image_net`` a builder ``(channels, (H, W), *, generator)``
+    of a randomized generator (``dipmc-image-generator``), ``kernel_rep`` a kernel-representation builder
+    ``(size) -> module`` (``dipmc-kernel-net``, ``fcn-kernel``, core's ``simplex``, ...), ``nonblind`` a
+    solver ``(y, k) -> x``. The defaults are the CPU ``fast`` preset; the method ``dipmc-paper`` sets the
+    paper's values.
+
+    Args:
+        steps: iterations ``T`` of Algorithm 1 (the maximum when early stopping).
+        samples: Monte-Carlo draws ``N`` per step (paper: 1).
+        mu: weight of :math:`\|k\|_2^2` (paper: 1e-4).
+        lr_image, lr_kernel: Adam learning rates of :math:`G_x` and of the kernel representation
+            (paper: 1e-2 and 1e-4; an explicit ``simplex`` kernel wants about 1e-3 to 5e-3).
+        lr_switch, lr_decay: the learning rates are multiplied by ``lr_decay`` at ``lr_switch * steps``.
+        dropout, dropout_end, dropout_switch: :math:`p_0` schedule (paper: 0.3 -> 0.001 at 0.3).
+        noise, noise_end, noise_switch: :math:`\sigma_0` schedule; ``noise="auto"`` is 0.01 for kernels
+            below 31 px and 0.05 from 31 px on (paper: -> 0.001 at 0.7).
+        randomize: Table 5's ablation: ``"both"`` (the method), ``"dropout"`` (no input noise),
+            ``"noise"`` (no dropout), ``"none"`` (a deterministic DIP, Eq. 7).
+        randomize_kernel: also randomize the kernel network (Sec. 3.5; needs a representation with
+            ``dropout``, ``input_noise``, ``stochastic`` and ``generator`` attributes, as this package's).
+        crop: side of the observation window the kernel is estimated on, chosen by
+            :func:`~deblur_dipmc.regions.textured_window` (at least 3 kernel sides); ``None`` or a
+            side not smaller than the image: the whole image.
+        early_stop: stop when the mean loss of the last ``patience`` steps fell by less than this
+            fraction of the mean of the ``patience`` before (checked after the noise switch; 0: never).
+        patience: the window of ``early_stop``.
+        mc_samples: draws of :math:`G_x` kept as ``samples`` and used for ``uncertainty`` (0: none).
+        color: ``"luminance"`` or ``"rgb"`` (see the module docstring).
+        kernel_size: odd kernel support when the run context gives none.
+        center_kernel: shift the estimate so its centre of mass is the central pixel.
+    """
+
+    def __init__(
+        self,
+        *,
+        image_net: Callable[..., torch.nn.Module],
+        kernel_rep: Callable[[int], torch.nn.Module],
+        nonblind: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        steps: int = 600,
+        samples: int = 1,
+        mu: float = 1e-4,
+        lr_image: float = 1e-2,
+        lr_kernel: float = 5e-4,
+        lr_switch: float = 0.6,
+        lr_decay: float = 0.5,
+        dropout: float = 0.3,
+        dropout_end: float = 0.001,
+        dropout_switch: float = 0.3,
+        noise: float | str = "auto",
+        noise_end: float = 0.001,
+        noise_switch: float = 0.7,
+        randomize: str = "both",
+        randomize_kernel: bool = False,
+        crop: int | None = 128,
+        early_stop: float = 0.0,
+        patience: int = 50,
+        mc_samples: int = 8,
+        color: str = "luminance",
+        kernel_size: int | None = None,
+        center_kernel: bool = True,
+    ) -> None:
+        for name, part in (("image_net", image_net), ("kernel_rep", kernel_rep), ("nonblind", nonblind)):
+            if not callable(part):
+                raise CompositionError(f"dipmc slot {name!r} needs a callable, got {part!r}")
+        self.image_net, self.kernel_rep, self.nonblind = image_net, kernel_rep, nonblind
+        self.steps = _count("steps", steps, 1)
+        self.samples = _count("samples", samples, 1)
+        self.mu = _positive("mu", mu, allow_zero=True)
+        self.lr_image = _positive("lr_image", lr_image)
+        self.lr_kernel = _positive("lr_kernel", lr_kernel)
+        self.lr_switch = _fraction("lr_switch", lr_switch)
+        self.lr_decay = _positive("lr_decay", lr_decay)
+        self.dropout = (_fraction("dropout", dropout), _fraction("dropout_end", dropout_end))
+        if max(self.dropout) >= 1:
+            raise InputError(f"dropout rates must be below 1, got {self.dropout}")
+        self.dropout_switch = _fraction("dropout_switch", dropout_switch)
+        if noise != "auto":
+            noise = _positive("noise", noise, allow_zero=True)
+        self.noise = noise
+        self.noise_end = _positive("noise_end", noise_end, allow_zero=True)
+        self.noise_switch = _fraction("noise_switch", noise_switch)
+        if randomize not in RANDOMIZE:
+            raise InputError(f"randomize must be one of {', '.join(RANDOMIZE)}, got {randomize!r}")
+        self.randomize = randomize
+        self.randomize_kernel = bool(randomize_kernel)
+        self.crop = None if crop is None else _count("crop", crop, 8)
+        self.early_stop = _fraction("early_stop", early_stop)
+        self.patience = _count("patience", patience, 1)
+        self.mc_samples = _count("mc_samples", mc_samples, 0)
+        if color not in COLORS:
+            raise InputError(f"color must be one of {', '.join(COLORS)}, got {color!r}")
+        self.color = color
+        self.kernel_size = None if kernel_size is None else self._check_size(kernel_size)
+        self.center_kernel = bool(center_kernel)
+
+    @staticmethod
+    def _check_size(size: int) -> int:
+        if isinstance(size, bool) or int(size) != size or size < 1 or size % 2 == 0:
+            raise InputError(f"kernel size must be an odd positive integer, got {size!r}")
+        return int(size)
+
+    def params(self) -> dict[str, Any]:
+        """The resolved parameters (JSON-serialisable), recorded in ``Result.config["dipmc"]``."""
+        return {
+            "steps": self.steps,
+            "samples": self.samples,
+            "mu": self.mu,
+            "lr_image": self.lr_image,
+            "lr_kernel": self.lr_kernel,
+            "lr_switch": self.lr_switch,
+            "lr_decay": self.lr_decay,
+            "dropout": list(self.dropout),
+            "dropout_switch": self.dropout_switch,
+            "noise": self.noise,
+            "noise_end": self.noise_end,
+            "noise_switch": self.noise_switch,
+            "randomize": self.randomize,
+            "randomize_kernel": self.randomize_kernel,
+            "crop": self.crop,
+            "early_stop": self.early_stop,
+            "patience": self.patience,
+            "mc_samples": self.mc_samples,
+            "color": self.color,
+            "center_kernel": self.center_kernel,
+        }
+
+    def schedule(self, kernel_size: int) -> Schedule:
+        """The randomness and learning-rate schedule for a kernel of side ``kernel_size``."""
+        start = self.noise if self.noise != "auto" else (0.05 if kernel_size >= LARGE_KERNEL else 0.01)
+        dropout, noise = self.dropout, (float(start), self.noise_end)
+        if self.randomize in ("noise", "none"):
+            dropout = (0.0, 0.0)
+        if self.randomize in ("dropout", "none"):
+            noise = (0.0, 0.0)
+        return Schedule(
+            self.steps, dropout, noise, self.dropout_switch, self.noise_switch, self.lr_switch, self.lr_decay
+        )
+
+    def window(self, y: torch.Tensor, size: int) -> tuple[int, int, int, int]:
+        """``(top, left, height, width)`` of the observation window the kernel is estimated on."""
+        H, W = y.shape[-2:]
+        if self.crop is None:
+            return 0, 0, H, W
+        side = max(self.crop, 3 * size)
+        h, w = min(side, H), min(side, W)
+        if (h, w) == (H, W):
+            return 0, 0, H, W
+        top, left = textured_window(y, (h, w))
+        return top, left, h, w
+
+    def build(self, y: torch.Tensor, size: int, ctx: RunContext) -> tuple[MonteCarloMAPk, torch.Generator]:
+        """The training state for the observation window ``y`` (1, C, H, W) and its random generator."""
+        g = ctx.generator()
+        H, W = y.shape[-2:]
+        latent = (H + size - 1, W + size - 1)
+        image_net = self.image_net(y.shape[1], latent, generator=g).to(device=y.device, dtype=y.dtype)
+        rep = seeded(draw_seed(g), self.kernel_rep, size).to(device=y.device, dtype=y.dtype)
+        if self.randomize_kernel:
+            missing = [
+                a for a in ("dropout", "input_noise", "stochastic", "generator") if not hasattr(rep, a)
+            ]
+            if missing:
+                raise CompositionError(
+                    f"randomize_kernel needs a kernel representation with {', '.join(missing)} "
+                    f"({type(rep).__name__} has none); use dipmc-kernel-net or fcn-kernel"
+                )
+        state = MonteCarloMAPk(
+            image_net,
+            rep,
+            y,
+            mu=self.mu,
+            lr_image=self.lr_image,
+            lr_kernel=self.lr_kernel,
+            samples=self.samples,
+            randomize_kernel=self.randomize_kernel,
+        )
+        return state, g
+
+    def train(
+        self, state: MonteCarloMAPk, schedule: Schedule, g: torch.Generator, ctx: RunContext
+    ) -> tuple[list[float], int]:
+        """Run Algorithm 1; returns the loss history and the number of steps taken."""
+        losses: list[float] = []
+        check_from = math.ceil(schedule.noise_switch * schedule.steps)
+        n = self.patience
+        for t in range(schedule.steps):
+            state.set_randomness(*schedule.at(t))
+            losses.append(state.step(g))
+            ctx.progress("dip-mc", t + 1, schedule.steps, loss=losses[-1])
+            done = t + 1 - check_from
+            if self.early_stop > 0 and done >= 2 * n and done % n == 0:
+                recent, before = sum(losses[-n:]), sum(losses[-2 * n : -n])
+                if before - recent < self.early_stop * before:
+                    return losses, t + 1
+        return losses, schedule.steps
+
+    def __call__(self, y: torch.Tensor, ctx: RunContext) -> Result:
+        if not isinstance(y, torch.Tensor) or y.ndim != 4 or y.shape[0] != 1 or y.shape[1] not in (1, 3):
+            shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+            raise InputError(
+                f"dipmc deblurs one image at a time: need a (1, 1 or 3, H, W) tensor, got {shape}"
+            )
+        if not y.is_floating_point() or not bool(torch.isfinite(y).all()):
+            raise InputError("image must be a floating-point tensor with finite values")
+        H, W = y.shape[-2:]
+        size = ctx.kernel_size if ctx.kernel_size is not None else self.kernel_size
+        size = auto_kernel_size((H, W)) if size is None else self._check_size(size)
+        if 2 * size > min(H, W):
+            raise InputError(f"kernel size {size} is too large for a {H}x{W} image (at most half its side)")
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        target = luminance(y) if self.color == "luminance" else y
+        top, left, h, w = self.window(target, size)
+        observed = target[..., top : top + h, left : left + w]
+        state, g = self.build(observed, size, ctx)
+        schedule = self.schedule(size)
+        timings["setup"] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        losses, taken = self.train(state, schedule, g, ctx)
+        timings["kernel_estimation"] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        with torch.no_grad():
+            k = state.kernel().detach()
+            k = center(k) if self.center_kernel else k
+            r0, c0 = size - 1 - size // 2, size - 1 - size // 2
+            on_grid = (..., slice(r0, r0 + h), slice(c0, c0 + w))
+            dip_output = state.image_net(1, stochastic=False)[on_grid]
+            draws = [
+                state.image_net(1, generator=g, stochastic=True)[on_grid] for _ in range(self.mc_samples)
+            ]
+        samples = torch.cat(draws) if draws else None
+        uncertainty = samples.std(0, keepdim=True, unbiased=False) if samples is not None else None
+        timings["samples"] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        ctx.progress("non-blind", 1, 1)
+        x = self.nonblind(y, k)
+        timings["nonblind"] = time.perf_counter() - start
+        return Result(
+            image=x,
+            kernel=k,
+            extras={"dip_output": dip_output},
+            samples=samples,
+            uncertainty=uncertainty,
+            history={"loss": losses},
+            timings=timings,
+            config={
+                "kernel_size": size,
+                "dipmc": {
+                    **self.params(),
+                    "window": [top, left, h, w],
+                    "steps_taken": taken,
+                    "stopped_early": taken < self.steps,
+                },
+            },
+        )

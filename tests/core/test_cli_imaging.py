@@ -95,3 +95,26 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_run_writes_image_kernel_and_report(tmp_path: Path) -> None:
+    from deblur.data.synthetic import blur_image
+    from deblur.kernels import motion_kernel
+
+    kernel = motion_kernel(9, generator=torch.Generator().manual_seed(1))
+    blurry = blur_image(dead_leaves(80, 2, channels=3), kernel, noise_sigma=0.005, generator=0).clamp(0, 1)
+    write_image(tmp_path / "in.tif", blurry, bit_depth=16)
+    out = tmp_path / "out"
+    result = invoke("run", "classic", tmp_path / "in.tif", "-o", out, "--kernel-size", "9", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "in-deblurred.tif", "in-kernel.npy", "in-kernel.png", "in-report.json",
+    ]
+    image, info = read_image(out / "in-deblurred.tif")
+    assert (info.bit_depth, info.channels, tuple(image.shape[-2:])) == (16, 3, (72, 72))
+    estimate = read_kernel(out / "in-kernel.npy")
+    assert estimate.shape == (1, 1, 9, 9)
+    report = json.loads((out / "in-report.json").read_text())
+    assert report["config"]["method"] == "classic" and report["config"]["kernel_size"] == 9
+    assert report["outputs"]["kernel.npy"] == "in-kernel.npy" and report["timings"]["total"] > 0
+    assert all(len(curve) > 0 for curve in report["history"].values())

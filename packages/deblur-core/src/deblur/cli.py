@@ -324,7 +324,7 @@ def run_command(
             report={"deblur-core": core_version()},
         )
         seconds = result.timings.get("total", 0.0)
-        click.echo(f"{path}: {out_dir / files['deblurred']} ({seconds:.1f} s)")
+        click.echo(f"{path}: {out_dir / files['deblurred' + extension]} ({seconds:.1f} s)")
 
 
 def make_kernel(kind: str, size: int, seed: int) -> Any:

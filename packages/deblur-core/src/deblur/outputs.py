@@ -28,7 +28,8 @@ def write_result(
 ) -> dict[str, str]:
     """Write the image (input's bit depth), kernel PNG + .npy, extras, uncertainty and a JSON report.
 
-    Returns the written file names by role. Nothing is left behind if any write fails.
+    Returns the written file names by role and suffix (``"deblurred.png"``, ``"kernel.npy"``, ...).
+    Nothing is left behind if any write fails.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".deblur-", dir=out_dir))
@@ -36,8 +37,9 @@ def write_result(
         files: dict[str, str] = {}
 
         def name(role: str, suffix: str) -> Path:
-            files[role] = f"{stem}-{role}{suffix}"
-            return staging / files[role]
+            file_name = f"{stem}-{role}{suffix}"
+            files[f"{role}{suffix}"] = file_name
+            return staging / file_name
 
         write_image(name("deblurred", extension), result.image, bit_depth=info.bit_depth)
         if result.kernel is not None:
@@ -52,7 +54,7 @@ def write_result(
             u = result.uncertainty.detach().cpu()
             np.save(name("uncertainty", ".npy"), u.numpy())
             write_image(name("uncertainty", ".png"), u / u.max().clamp_min(1e-12), bit_depth=8)
-        files["report"] = f"{stem}-report.json"
+        files["report.json"] = f"{stem}-report.json"
         document = {
             "input": str(source) if source else None,
             "input_info": {"bit_depth": info.bit_depth, "channels": info.channels},
@@ -62,7 +64,7 @@ def write_result(
             "config": result.config,
             "versions": {"torch": torch.__version__, **(report or {})},
         }
-        (staging / files["report"]).write_text(json.dumps(document, indent=2, default=str))
+        (staging / files["report.json"]).write_text(json.dumps(document, indent=2, default=str))
         for file_name in files.values():
             os.replace(staging / file_name, out_dir / file_name)
         return files

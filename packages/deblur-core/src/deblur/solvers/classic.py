@@ -80,6 +80,15 @@ def _positive(name: str, value: float, low: float = 0.0, high: float = math.inf)
     return value
 
 
+def _downscale(y: torch.Tensor, f: float) -> torch.Tensor:
+    """``y`` resized by ``f <= 1`` (antialiased bilinear), the observation of a pyramid level."""
+    if f == 1:
+        return y
+    H, W = y.shape[-2:]
+    size = (round(H * f), round(W * f))
+    return F.interpolate(y, size=size, mode="bilinear", antialias=True, align_corners=False)
+
+
 @contextlib.contextmanager
 def _threads(n: int | None) -> Iterator[None]:
     """Run the block with ``n`` torch intra-op threads (``None``: unchanged)."""
@@ -98,7 +107,8 @@ class ClassicBlind:
     Args:
         image_prior: gradient prior of the intermediate latent (e.g. ``L0Gradient(2e-3)``); its
             ``weight`` is lambda, scaled by the decreasing schedule.
-        kernel_prior: quadratic kernel prior (e.g. ``KernelL2(2.0)``); its ``weight`` is gamma.
+        kernel_prior: quadratic kernel prior (e.g. ``KernelL2(4.0)``); its ``weight`` is gamma (for
+            images in [0, 1]; the data term sums over pixels, so one gamma regularises larger images less).
         nonblind: the final solver ``(y, k) -> x`` on the observation grid (valid boundary).
         kernel_size: odd kernel support, used when the run context gives none.
         scale_ratio: size ratio between pyramid levels.
@@ -184,7 +194,7 @@ class ClassicBlind:
     def pyramid(self, size: int) -> list[int]:
         """Kernel sides from the finest level (``size``) to the coarsest (about ``coarsest``)."""
         r = self.scale_ratio
-        levels = max(math.floor(math.log(self.coarsest / size) / math.log(r)), 0) + 1 if size > 1 else 1
+        levels = max(math.floor(math.log(self.coarsest / size) / math.log(r)), 0) + 1
         return [_odd(math.ceil(size * r**s)) for s in range(levels)]
 
     def estimate_kernel(
@@ -197,20 +207,12 @@ class ClassicBlind:
     ) -> torch.Tensor:
         """Kernel ``(1, 1, size, size)`` of one gray observation ``y`` (1, 1, H, W)."""
         sizes = self.pyramid(size)
-        H, W = y.shape[-2:]
         gamma = float(self.kernel_prior.weight)
         scale = 1.0
         k = None
         for level, s in enumerate(reversed(range(len(sizes)))):
             ks = sizes[s]
-            f = self.scale_ratio**s
-            ys = (
-                y
-                if s == 0
-                else F.interpolate(
-                    y, size=(round(H * f), round(W * f)), mode="bilinear", antialias=True, align_corners=False
-                )
-            )
+            ys = _downscale(y, self.scale_ratio**s)
             if k is None:  # two taps as in Pan et al.'s code: a delta start tends to stay one
                 k = torch.zeros(1, 1, ks, ks, dtype=y.dtype, device=y.device)
                 k[..., ks // 2, ks // 2 : ks // 2 + 2] = 0.5

@@ -175,5 +175,6 @@ def deblur_methods() -> Iterator[MethodRecord]:
             "nonblind": "hqs",
             "nonblind.prior": "hyper-laplacian",
         },
+        params={"kernel_prior": {"weight": 4.0}, "nonblind.prior": {"weight": 1e-4}},
         citation=f"{XU}; {PAN}",
     )

@@ -260,7 +260,7 @@ def default_run(
     """Run a method through :func:`deblur.run`, or ``true-kernel:SOLVER`` through :func:`deblur.deconvolve`.
 
     ``overrides`` are parameters by slot path (``{"solver": {"iterations": 3}}``, as ``deblur.run``
-    takes them); a true-kernel run uses the ``"solver"`` entry as the non-blind solver's parameters.
+    takes them); for a true-kernel run they address the non-blind solver ("solver") and its slots.
     """
     from deblur.pipeline import deconvolve, run
 
@@ -268,9 +268,7 @@ def default_run(
     if kind == "true-kernel":
         if item.kernel is None:
             raise InputError(f"{method} needs the true kernel, which {item.name} does not have")
-        x = deconvolve(
-            item.blurry, item.kernel, solver=name, registry=registry, **dict(overrides.get("solver", {}))
-        )
+        x = deconvolve(item.blurry, item.kernel, solver=name, registry=registry, params=overrides)
         return Result(image=x, kernel=item.kernel)
     return run(item.blurry, method=name, kernel_size=item.kernel_size, params=overrides, registry=registry)
 

@@ -523,7 +523,7 @@ def bench_command(
         if kind == "blind":
             resolve_method(registry, name, params=params)
         else:
-            resolve_solver(registry, name, need="non-blind")
+            resolve_solver(registry, name, need="non-blind", params=params)
     items = load_dataset(spec, limit=limit, kernel_size=kernel_size)
     progress = None if quiet else ProgressLine("bench")
     try:

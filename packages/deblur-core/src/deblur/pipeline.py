@@ -265,21 +265,22 @@ def deconvolve(
     *,
     registry: Registry | None = None,
     components: Mapping[str, str] | None = None,
-    **params: Any,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    **solver_params: Any,
 ) -> torch.Tensor:
     """Non-blind deconvolution of ``image`` by a known ``kernel`` with a registered solver.
 
     ``kernel`` is a path (.png, .npy, .safetensors), an array or a tensor; it is normalised to sum 1.
+    ``components`` and ``params`` address the solver's slots by path (``{"prior": "tv"}``,
+    ``{"prior": {"weight": 1e-4}}``); keyword arguments are the solver's own parameters.
     Returns the clipped image (B, C, H, W).
     """
     from deblur.inputs import as_image, as_kernel, check_kernel_fits
 
+    merged = {path: dict(values) for path, values in (params or {}).items()}
+    merged.setdefault(ROOT, {}).update(solver_params)
     plan = resolve_solver(
-        registry or default_registry(),
-        solver,
-        need="non-blind",
-        components=components,
-        params={ROOT: params},
+        registry or default_registry(), solver, need="non-blind", components=components, params=merged
     )
     x = as_image(image)
     k = as_kernel(kernel).to(x.device)

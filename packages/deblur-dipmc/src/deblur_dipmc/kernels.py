@@ -92,20 +92,25 @@ class KernelUNet(RandomizableKernel):
         in_channels: int = 8,
         negative_slope: float = 0.1,
         input_scale: float = 0.1,
+        padding_mode: str = "replicate",
     ) -> None:
         super().__init__(size)
         act = functools.partial(nn.LeakyReLU, negative_slope)
 
         def block(cin: int, stride: int) -> nn.Sequential:
             return nn.Sequential(
-                nn.Conv2d(cin, width, 3, stride, 1), act(), nn.Conv2d(width, width, 3, 1, 1), act()
+                nn.Conv2d(cin, width, 3, stride, 1, padding_mode=padding_mode),
+                act(),
+                nn.Conv2d(width, width, 3, 1, 1, padding_mode=padding_mode),
+                act(),
             )
 
         self.encoder = nn.ModuleList(
             block(in_channels if i == 0 else width, 1 if i == 0 else 2) for i in range(levels)
         )
         self.decoder = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(2 * width, width, 3, 1, 1), act()) for _ in range(levels - 1)
+            nn.Sequential(nn.Conv2d(2 * width, width, 3, 1, 1, padding_mode=padding_mode), act())
+            for _ in range(levels - 1)
         )
         self.head = nn.Conv2d(width, 1, 1)
         self.register_buffer("z", torch.rand(1, in_channels, self.size, self.size) * input_scale)

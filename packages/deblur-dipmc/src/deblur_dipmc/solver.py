@@ -115,10 +115,12 @@ class MonteCarloMAPk:
         lr_image: float,
         lr_kernel: float,
         samples: int = 1,
+        kernel_steps: int = 1,
         randomize_kernel: bool = False,
     ) -> None:
         self.image_net, self.kernel_rep, self.y = image_net, kernel_rep, y
         self.mu, self.samples, self.randomize_kernel = mu, samples, randomize_kernel
+        self.kernel_steps = kernel_steps
         self.image_net.train()
         self.kernel_rep.train()
         self.opt_image = torch.optim.Adam(image_net.parameters(), lr=lr_image)
@@ -152,19 +154,22 @@ class MonteCarloMAPk:
     def step(self, generator: torch.Generator) -> float:
         """One alternation: kernel step on fresh draws, then image step; returns Eq. 27 before it."""
         x = self.image_net(self.samples, generator=generator, stochastic=True)
-        k = self.kernel(generator, stochastic=True)
-        loss = self.objective(x.detach(), k)
-        self.opt_kernel.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_kernel.step()
-        self.kernel_rep.constrain()
+        fixed = x.detach()
+        for i in range(self.kernel_steps):
+            k = self.kernel(generator, stochastic=True)
+            loss = self.objective(fixed, k)
+            self.opt_kernel.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt_kernel.step()
+            self.kernel_rep.constrain()
+            first = loss if i == 0 else first
         with torch.no_grad():
             k = self.kernel(generator, stochastic=True).detach()
         image_loss = self.data_loss(x, k)
         self.opt_image.zero_grad(set_to_none=True)
         image_loss.backward()
         self.opt_image.step()
-        return float(loss.detach())
+        return float(first.detach())
 
 
 def _fraction(name: str, value: float) -> float:
@@ -230,6 +235,7 @@ class DIPMC:
         nonblind: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
         steps: int = 600,
         samples: int = 1,
+        kernel_steps: int = 1,
         mu: float = 1e-4,
         lr_image: float = 1e-2,
         lr_kernel: float = 5e-4,
@@ -257,6 +263,7 @@ class DIPMC:
         self.image_net, self.kernel_rep, self.nonblind = image_net, kernel_rep, nonblind
         self.steps = _count("steps", steps, 1)
         self.samples = _count("samples", samples, 1)
+        self.kernel_steps = _count("kernel_steps", kernel_steps, 1)
         self.mu = _positive("mu", mu, allow_zero=True)
         self.lr_image = _positive("lr_image", lr_image)
         self.lr_kernel = _positive("lr_kernel", lr_kernel)
@@ -296,6 +303,7 @@ class DIPMC:
         return {
             "steps": self.steps,
             "samples": self.samples,
+            "kernel_steps": self.kernel_steps,
             "mu": self.mu,
             "lr_image": self.lr_image,
             "lr_kernel": self.lr_kernel,
@@ -364,6 +372,7 @@ class DIPMC:
             lr_image=self.lr_image,
             lr_kernel=self.lr_kernel,
             samples=self.samples,
+            kernel_steps=self.kernel_steps,
             randomize_kernel=self.randomize_kernel,
         )
         return state, g

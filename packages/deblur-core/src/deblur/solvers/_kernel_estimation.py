@@ -4,9 +4,9 @@ The observation ``y`` (1, 1, H, W) is the valid part of ``k * x`` for a latent `
 ``(H + h - 1, W + w - 1)`` and an odd ``h x w`` kernel: nothing is assumed outside ``y``.
 
 - :func:`l0_latent` finds the sharp-edged intermediate latent by half-quadratic splitting with a
-  gradient prior. The unobserved ring is handled by the augmented observation ``u`` of Almeida &
-  Figueiredo (2013): ``u = y`` where observed and ``u = k * x`` elsewhere, refreshed at every step,
-  so the FFT solve on a periodic grid of at least the latent size converges to the valid model.
+  gradient prior. The unobserved ring is handled with an augmented observation ``u`` in the spirit of
+  Almeida & Figueiredo (2013): ``u = y`` where observed and ``u = k * x`` elsewhere, refreshed at every
+  step, so the FFT solve on a periodic grid of at least the latent size fits the valid model only.
 - :class:`KernelLeastSquares` solves for the kernel on the valid gradient equations by conjugate
   gradients with FFT products.
 
@@ -125,6 +125,13 @@ class KernelLeastSquares:
     the exact-boundary form of the closed-form Fourier solution
     :math:`k = \mathcal F^{-1}[\sum_d \overline{F\partial_d x}\, F\partial_d y / (\sum_d |F\partial_d x|^2
     + \gamma)]`, which assumes periodic images and an unbounded support.
+
+    Args:
+        latent_grads: interior forward differences of the latent ``(..., Lh, Lw - 1)`` and
+            ``(..., Lh - 1, Lw)`` (:func:`deblur.priors.image.interior_gradient`).
+        observed_grads: the same of the observation, ``Lh - h + 1`` by ``Lw - w + 1`` pixels.
+        size: kernel support ``(h, w)``.
+        gamma: weight of the L2 prior.
     """
 
     def __init__(

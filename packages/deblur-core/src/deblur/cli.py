@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -224,6 +226,19 @@ class ProgressLine:
             click.echo("", err=True)
 
 
+@contextlib.contextmanager
+def progress_bar(label: str, quiet: bool) -> Iterator[ProgressLine | None]:
+    """A :class:`ProgressLine` closed on exit, or ``None`` when ``quiet``."""
+    if quiet:
+        yield None
+        return
+    line = ProgressLine(label)
+    try:
+        yield line
+    finally:
+        line.close()
+
+
 @main.command("run")
 @click.argument("method")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
@@ -293,8 +308,7 @@ def run_command(
         check_kernel_size(kernel_size, image.shape[-2:])
         loaded.append((path, image, info))
     for path, image, info in loaded:
-        progress = None if quiet else ProgressLine(path.name)
-        try:
+        with progress_bar(path.name, quiet) as progress:
             result = run(
                 image,
                 method,
@@ -306,9 +320,6 @@ def run_command(
                 components=components,
                 params=params,
             )
-        finally:
-            if progress is not None:
-                progress.close()
         extension = (
             path.suffix.lower()
             if path.suffix.lower() in {".png", ".tif", ".tiff", ".jpg", ".jpeg"}
@@ -525,8 +536,7 @@ def bench_command(
         else:
             resolve_solver(registry, name, need="non-blind", params=params)
     items = load_dataset(spec, limit=limit, kernel_size=kernel_size)
-    progress = None if quiet else ProgressLine("bench")
-    try:
+    with progress_bar("bench", quiet) as progress:
         report = run_bench(
             list(methods),
             items,
@@ -536,9 +546,6 @@ def bench_command(
             overrides=params,
             progress=progress,
         )
-    finally:
-        if progress is not None:
-            progress.close()
     click.echo(report.to_markdown())
 
 

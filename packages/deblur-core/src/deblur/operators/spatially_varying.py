@@ -31,6 +31,7 @@ import torch.nn.functional as F
 
 from deblur.errors import InputError
 from deblur.operators.padding import kernel_pads, pad, pad_adjoint
+from deblur.operators.shapes import BoundaryShapes
 from deblur.operators.uniform import (
     SAME_PADDINGS,
     _grid,
@@ -87,7 +88,7 @@ def field_from_kernel(k: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     return k.flatten(1)[:, :, None, None].expand(-1, -1, int(shape[0]), int(shape[1]))
 
 
-class KernelFieldBlur:
+class KernelFieldBlur(BoundaryShapes):
     """Per-pixel spatially varying blur ``A x`` with a field ``(B, h * w, Hf, Wf)`` (see the module doc).
 
     filter-then-mask: ``y(p) = sum_u K_p(u) x(p - u)`` via ``unfold`` (patches times the flipped field);
@@ -118,24 +119,6 @@ class KernelFieldBlur:
     @property
     def field_shape(self) -> tuple[int, int]:
         return int(self.field.shape[-2]), int(self.field.shape[-1])
-
-    def latent_shape(self, obs_hw: tuple[int, int]) -> tuple[int, int]:
-        """Latent size for an observation of size ``obs_hw``."""
-        H, W = int(obs_hw[0]), int(obs_hw[1])
-        if self.boundary == "same":
-            return H, W
-        h, w = self.kernel_size
-        return H + h - 1, W + w - 1
-
-    def observation_shape(self, latent_hw: tuple[int, int]) -> tuple[int, int]:
-        """Observation size for a latent image of size ``latent_hw``."""
-        H, W = int(latent_hw[0]), int(latent_hw[1])
-        h, w = self.kernel_size
-        if h > H or w > W:
-            raise InputError(f"kernel {h}x{w} is larger than the {H}x{W} image")
-        if self.boundary == "same":
-            return H, W
-        return H - h + 1, W - w + 1
 
     def _expect(self, got: tuple[int, int], want: tuple[int, int], what: str) -> None:
         if tuple(got) != tuple(want):
@@ -208,7 +191,7 @@ class KernelFieldBlur:
         )
 
 
-class BasisBlur:
+class BasisBlur(BoundaryShapes):
     """Spatially varying blur from ``K`` kernels ``(K, 1, h, w)`` and weight maps ``(B, K, Hf, Wf)``.
 
     filter-then-mask ``y = sum_i m_i (.) (k_i * x)``, mask-then-filter ``y = sum_i k_i * (m_i (.) x)``;
@@ -251,24 +234,6 @@ class BasisBlur:
         """The equivalent per-pixel :class:`KernelFieldBlur`."""
         field = basis_to_field(self.kernels, self.weights)
         return KernelFieldBlur(field, self.kernel_size, self.order, self.boundary, self.padding)
-
-    def latent_shape(self, obs_hw: tuple[int, int]) -> tuple[int, int]:
-        """Latent size for an observation of size ``obs_hw``."""
-        H, W = int(obs_hw[0]), int(obs_hw[1])
-        if self.boundary == "same":
-            return H, W
-        h, w = self.kernel_size
-        return H + h - 1, W + w - 1
-
-    def observation_shape(self, latent_hw: tuple[int, int]) -> tuple[int, int]:
-        """Observation size for a latent image of size ``latent_hw``."""
-        H, W = int(latent_hw[0]), int(latent_hw[1])
-        h, w = self.kernel_size
-        if h > H or w > W:
-            raise InputError(f"kernel {h}x{w} is larger than the {H}x{W} image")
-        if self.boundary == "same":
-            return H, W
-        return H - h + 1, W - w + 1
 
     def _check_grid(self, got: tuple[int, int], want: tuple[int, int], what: str) -> None:
         if tuple(got) != tuple(want):

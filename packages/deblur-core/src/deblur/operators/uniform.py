@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from deblur.errors import InputError
 from deblur.operators.fft import fast_len, psf2otf
 from deblur.operators.padding import kernel_pads, pad, pad_adjoint
+from deblur.operators.shapes import BoundaryShapes
 
 BOUNDARIES = ("valid", "same", "circular")
 SAME_PADDINGS = ("reflect", "replicate", "zero")
@@ -208,7 +209,7 @@ def convolve_adjoint(
     return pad_adjoint(z, kernel_pads(h, w), "circular" if boundary == "circular" else padding)
 
 
-class UniformBlur:
+class UniformBlur(BoundaryShapes):
     """The linear operator ``A x = k * x`` with a fixed kernel, boundary, padding and method.
 
     ``A(x)`` / ``A.forward(x)`` blurs, ``A.adjoint(y)`` applies ``A^T``. When the kernel does not require
@@ -235,24 +236,6 @@ class UniformBlur:
     @property
     def kernel_size(self) -> tuple[int, int]:
         return int(self.kernel.shape[-2]), int(self.kernel.shape[-1])
-
-    def latent_shape(self, obs_hw: tuple[int, int]) -> tuple[int, int]:
-        """Latent image size for an observation of size ``obs_hw`` (larger by ``h - 1, w - 1`` if valid)."""
-        H, W = int(obs_hw[0]), int(obs_hw[1])
-        if self.boundary != "valid":
-            return H, W
-        h, w = self.kernel_size
-        return H + h - 1, W + w - 1
-
-    def observation_shape(self, latent_hw: tuple[int, int]) -> tuple[int, int]:
-        """Observation size for a latent image of size ``latent_hw``."""
-        H, W = int(latent_hw[0]), int(latent_hw[1])
-        h, w = self.kernel_size
-        if h > H or w > W:
-            raise InputError(f"kernel {h}x{w} is larger than the {H}x{W} image")
-        if self.boundary != "valid":
-            return H, W
-        return H - h + 1, W - w + 1
 
     def _spec(self, key: tuple, make) -> torch.Tensor:
         if self.kernel.requires_grad and torch.is_grad_enabled():

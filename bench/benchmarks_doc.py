@@ -95,7 +95,7 @@ is faster). Timings on a shared machine vary by about +-30% between runs.
 
 {blind.to_markdown().split(chr(10), 2)[2].strip()}
 
-Montages (blurry input, estimate, estimated kernel beside the true one): {montage_links}
+Montages (the blurry input over the true kernel, each estimate over its kernel): {montage_links}
 
 ## A real motion-blurred photo
 

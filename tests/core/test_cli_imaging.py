@@ -35,7 +35,9 @@ def test_blur_writes_image_and_kernel_with_input_depth(sharp_png: Path, tmp_path
     assert (info.bit_depth, info.channels, tuple(image.shape[-2:])) == (16, 3, (64, 64))
     kernel = read_kernel(tmp_path / "blurry-kernel.npy")
     assert kernel.shape == (1, 1, 9, 9) and abs(float(kernel.sum()) - 1) < 1e-6
-    same = invoke("blur", sharp_png, "-o", tmp_path / "again.png", "--size", "9", "--seed", "4", "--noise", "0")
+    same = invoke(
+        "blur", sharp_png, "-o", tmp_path / "again.png", "--size", "9", "--seed", "4", "--noise", "0"
+    )
     assert same.exit_code == 0
     assert torch.equal(read_image(tmp_path / "again.png")[0], image)
 
@@ -43,7 +45,10 @@ def test_blur_writes_image_and_kernel_with_input_depth(sharp_png: Path, tmp_path
 def test_blur_with_a_kernel_file_and_same_boundary(sharp_png: Path, tmp_path: Path) -> None:
     np.save(tmp_path / "k.npy", np.ones((5, 5)))
     out = tmp_path / "box.png"
-    assert invoke("blur", sharp_png, "-o", out, "--kernel", tmp_path / "k.npy", "--boundary", "same").exit_code == 0
+    assert (
+        invoke("blur", sharp_png, "-o", out, "--kernel", tmp_path / "k.npy", "--boundary", "same").exit_code
+        == 0
+    )
     assert read_image(out)[0].shape[-2:] == (72, 72)
 
 
@@ -55,8 +60,11 @@ def test_eval_scores_and_crops_a_valid_latent(sharp_png: Path, tmp_path: Path) -
     assert identical["psnr"] > 80 and identical["aligned_shift"] == [0.0, 0.0]
     assert 10 < scores["psnr"] < 40 and 10 < scores["aligned_psnr"] < identical["aligned_psnr"]
     kernel = tmp_path / "blurry-kernel.npy"
-    with_kernel = json.loads(invoke("eval", out, sharp_png, "--crop", "8", "--json",
-                                    "--kernel", kernel, "--true-kernel", kernel).output)
+    with_kernel = json.loads(
+        invoke(
+            "eval", out, sharp_png, "--crop", "8", "--json", "--kernel", kernel, "--true-kernel", kernel
+        ).output
+    )
     assert with_kernel["kernel_mnc"] == pytest.approx(1.0, abs=1e-5)
 
 
@@ -88,8 +96,14 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     import tifffile
 
     tifffile.imwrite(tmp_path / "nan.tif", nan)
-    paths = {"missing": tmp_path / "missing.png", "corrupt": tmp_path / "corrupt.png", "out": tmp_path / "out",
-             "small": tmp_path / "small.png", "sharp": sharp_png, "nan": tmp_path / "nan.tif"}
+    paths = {
+        "missing": tmp_path / "missing.png",
+        "corrupt": tmp_path / "corrupt.png",
+        "out": tmp_path / "out",
+        "small": tmp_path / "small.png",
+        "sharp": sharp_png,
+        "nan": tmp_path / "nan.tif",
+    }
     result = invoke(*[a.format(**paths) for a in args])
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()
@@ -108,7 +122,10 @@ def test_run_writes_image_kernel_and_report(tmp_path: Path) -> None:
     result = invoke("run", "classic", tmp_path / "in.tif", "-o", out, "--kernel-size", "9", "--quiet")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == [
-        "in-deblurred.tif", "in-kernel.npy", "in-kernel.png", "in-report.json",
+        "in-deblurred.tif",
+        "in-kernel.npy",
+        "in-kernel.png",
+        "in-report.json",
     ]
     image, info = read_image(out / "in-deblurred.tif")
     assert (info.bit_depth, info.channels, tuple(image.shape[-2:])) == (16, 3, (72, 72))

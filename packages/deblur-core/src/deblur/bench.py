@@ -456,7 +456,7 @@ def montage(
     true_kernel: torch.Tensor | None = None,
 ) -> np.ndarray:
     """An RGB uint8 picture: the blurry input then each ``(label, image, kernel)`` panel, labelled, with
-    each kernel drawn under its image beside the true kernel (when known)."""
+    each estimated kernel under its image and the true kernel (when known) under the input."""
     from PIL import Image, ImageDraw
 
     from deblur.kernels import kernel_to_image
@@ -482,12 +482,10 @@ def montage(
         if not has_kernels:
             continue
         y0 = label_h + H
-        if k is not None:
-            draw.text((x0, y0 + 1), "estimate", fill=(0, 0, 0))
-            paste_kernel(k, x0, y0 + label_h)
-        if true_kernel is not None:
-            draw.text((x0 + W - side, y0 + 1), "true", fill=(0, 0, 0))
-            paste_kernel(true_kernel, x0 + W - side, y0 + label_h)
+        shown = true_kernel if i == 0 else k
+        if shown is not None:
+            draw.text((x0, y0 + 1), "true kernel" if i == 0 else "estimate", fill=(0, 0, 0))
+            paste_kernel(shown, x0, y0 + label_h)
     return np.array(canvas)
 
 

@@ -89,10 +89,9 @@ def test_two_providers_of_one_solver_name(deblur_cli, tmp_path) -> None:
     )
     done = deblur_cli("list-methods", pythonpath=str(root))
     assert done.returncode == 2
-    assert done.stderr.strip() == (
-        "Error: solver 'fixture-box' is provided by both deblur-fixture-plugin 0.3.1 and clash-dist 1.0; "
-        "uninstall one or disable it with DEBLUR_LOAD_PLUGINS"
-    )
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("Error: solver 'fixture-box' is provided by both ")
+    assert "deblur-fixture-plugin 0.3.1" in line and "clash-dist 1.0" in line
 
 
 def test_listing_imports_no_heavy_module() -> None:

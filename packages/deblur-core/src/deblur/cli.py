@@ -228,8 +228,8 @@ class ProgressLine:
 
 @contextlib.contextmanager
 def progress_bar(label: str, quiet: bool) -> Iterator[ProgressLine | None]:
-    """A :class:`ProgressLine` closed on exit, or ``None`` when ``quiet``."""
-    if quiet:
+    """A :class:`ProgressLine` closed on exit; ``None`` when ``quiet`` or stderr is not a terminal."""
+    if quiet or not sys.stderr.isatty():
         yield None
         return
     line = ProgressLine(label)

@@ -10,6 +10,10 @@ Later method packages add their names to ``BLIND_METHODS``.
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see deblur/cli.py
+
 import argparse
 import subprocess
 import sys

@@ -54,9 +54,14 @@ def test_image_generator_is_seeded_by_its_generator() -> None:
     assert not torch.equal(a.z, build(1, (16, 16), generator=gen(6)).z)
 
 
+def test_small_images_get_fewer_levels() -> None:
+    net = image_generator(width=4, levels=6, skip=2)(1, (12, 40))
+    assert len(net.net.levels) == 2 and net(1).shape == (1, 1, 12, 40)
+
+
 def test_image_generator_rejects_bad_settings() -> None:
-    with pytest.raises(InputError, match="needs at least"):
-        image_generator(levels=5)(1, (20, 20))
+    with pytest.raises(InputError, match="at least 4x4"):
+        image_generator()(1, (3, 20))
     with pytest.raises(InputError, match="width"):
         image_generator(width=0)
 

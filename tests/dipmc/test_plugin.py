@@ -30,7 +30,7 @@ def test_dipmc_resolves_to_the_expected_tree(registry: Registry) -> None:
     assert {n.path: n.entry.name for n in plan.root.walk()} == {
         "solver": "dipmc",
         "image_net": "dipmc-image-generator",
-        "kernel_rep": "dipmc-kernel-net",
+        "kernel_rep": "fcn-kernel",
         "nonblind": "hqs",
         "nonblind.prior": "hyper-laplacian",
     }
@@ -49,6 +49,7 @@ def test_paper_preset_carries_the_papers_settings(registry: Registry) -> None:
     assert (solver["dropout"], solver["dropout_end"], solver["dropout_switch"]) == (0.3, 0.001, 0.3)
     assert (solver["noise_end"], solver["noise_switch"], solver["lr_switch"]) == (0.001, 0.7, 0.6)
     assert nodes["image_net"].params == {"width": 128, "levels": 6, "skip": 16}
+    assert nodes["kernel_rep"].entry.name == "dipmc-kernel-net"
     plan.build()  # every parameter is accepted by its factory
 
 
@@ -71,7 +72,6 @@ def test_runs_end_to_end_with_core_simplex_representation(registry: Registry) ->
 def test_runs_with_the_fcn_kernel_and_ablation_switches(registry: Registry) -> None:
     y = torch.rand(1, 1, 32, 32, generator=torch.Generator().manual_seed(1))
     params = {**TINY, "solver": {**TINY["solver"], "randomize": "none", "randomize_kernel": True}}
-    params.pop("kernel_rep")
     result = run(
         y, "dipmc", kernel_size=5, registry=registry, components={"kernel_rep": "fcn-kernel"}, params=params
     )

@@ -178,6 +178,15 @@ def test_early_stop_on_a_plateau() -> None:
     assert len(r.history["loss"]) == 6
 
 
+def test_threads_apply_during_the_run_only() -> None:
+    y, _ = observe()
+    before = torch.get_num_threads()
+    seen = []
+    ctx = RunContext(kernel_size=7, progress=lambda *a, **m: seen.append(torch.get_num_threads()))
+    make_solver(steps=2, threads=1)(y, ctx)
+    assert set(seen) == {1} and torch.get_num_threads() == before
+
+
 def test_bad_input_and_settings_are_refused() -> None:
     s = make_solver()
     with pytest.raises(InputError, match="one image at a time"):

@@ -23,6 +23,7 @@ between calls (schedules). ``stochastic=False`` gives the deterministic :math:`G
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 
 import torch
@@ -42,7 +43,8 @@ class RandomizedImageNet(nn.Module):
         channels: image channels.
         size: image ``(H, W)``.
         width: channels of every level (paper: 128).
-        levels: encoder-decoder levels (paper: 6).
+        levels: encoder-decoder levels (paper: 6); at most ``log2(min(H, W)) - 1``, so that the coarsest
+            level keeps two pixels (smaller images get fewer levels).
         skip: channels of each skip connection (SelfDeblur: 16; 0 turns them off).
         in_channels: channels of ``z``.
         negative_slope: LeakyReLU slope (paper: 0.1).
@@ -58,9 +60,9 @@ class RandomizedImageNet(nn.Module):
         channels: int,
         size: tuple[int, int],
         *,
-        width: int = 32,
+        width: int = 16,
         levels: int = 5,
-        skip: int = 8,
+        skip: int = 4,
         in_channels: int = 8,
         negative_slope: float = 0.1,
         input_scale: float = 0.1,
@@ -68,10 +70,9 @@ class RandomizedImageNet(nn.Module):
     ) -> None:
         super().__init__()
         h, w = int(size[0]), int(size[1])
-        if min(h, w) < 2 ** (levels + 1):
-            raise InputError(
-                f"a {levels}-level image generator needs at least {2 ** (levels + 1)} px, got {h}x{w}"
-            )
+        if min(h, w) < 4:
+            raise InputError(f"the image generator needs at least 4x4 px, got {h}x{w}")
+        levels = min(levels, int(math.log2(min(h, w))) - 1)
         seed = draw_seed(generator) if generator is not None else int(torch.randint(2**62, (1,)).item())
         self.net = seeded(
             seed,
@@ -110,9 +111,9 @@ class RandomizedImageNet(nn.Module):
 
 
 def image_generator(
-    width: int = 32,
+    width: int = 16,
     levels: int = 5,
-    skip: int = 8,
+    skip: int = 4,
     in_channels: int = 8,
     negative_slope: float = 0.1,
     input_scale: float = 0.1,

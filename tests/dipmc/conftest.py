@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import deblur_dipmc.plugin
 import pytest
 import torch
 
+import deblur_dipmc.plugin
 from deblur.plugins import PluginManager
 from deblur.registry import Registry
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+
+from deblur.errors import InputError
 from deblur_dipmc.generators import image_generator
 from deblur_dipmc.kernels import fcn_kernel, kernel_net
 from deblur_dipmc.seeding import seeded
-
-from deblur.errors import InputError
 
 
 def gen(seed: int) -> torch.Generator:

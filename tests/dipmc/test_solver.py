@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from deblur_dipmc.generators import image_generator
-from deblur_dipmc.kernels import fcn_kernel, kernel_net
-from deblur_dipmc.regions import textured_window
-from deblur_dipmc.solver import DIPMC
 
 from deblur.context import RunContext
 from deblur.data.procedural import dead_leaves
@@ -17,6 +13,10 @@ from deblur.kernels.representation import simplex_kernel
 from deblur.metrics import kernel_mnc
 from deblur.operators.uniform import convolve
 from deblur.solvers.hqs import HQSDeconvolver
+from deblur_dipmc.generators import image_generator
+from deblur_dipmc.kernels import fcn_kernel, kernel_net
+from deblur_dipmc.regions import textured_window
+from deblur_dipmc.solver import DIPMC
 
 
 def make_solver(kernel_rep=None, image_net=None, **params) -> DIPMC:

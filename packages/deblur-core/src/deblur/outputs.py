@@ -26,7 +26,7 @@ def write_result(
     extension: str = ".png",
     report: dict[str, Any] | None = None,
 ) -> dict[str, str]:
-    """Write the image (input's bit depth), kernel PNG + .npy, extras, uncertainty and a JSON report.
+    """Write the image (input's bit depth), kernel PNG + .npy, extras, samples, uncertainty and a JSON report.
 
     Returns the written file names by role and suffix (``"deblurred.png"``, ``"kernel.npy"``, ...).
     Nothing is left behind if any write fails.
@@ -50,6 +50,8 @@ def write_result(
             np.save(name("kernel-field", ".npy"), result.kernel_field.detach().cpu().numpy())
         for extra, image in result.extras.items():
             write_image(name(extra, extension), image.clamp(0, 1), bit_depth=info.bit_depth)
+        if result.samples is not None:
+            np.save(name("samples", ".npy"), result.samples.detach().cpu().numpy())
         if result.uncertainty is not None:
             u = result.uncertainty.detach().cpu()
             np.save(name("uncertainty", ".npy"), u.numpy())

@@ -119,7 +119,7 @@ def deblur_solvers() -> Iterator[SolverRecord]:
 def deblur_methods() -> Iterator[MethodRecord]:
     yield MethodRecord(
         name="dipmc",
-        summary="DIP-MC, CPU preset: textured 96 px window, narrow nets, 3000 steps; no weights",
+        summary="DIP-MC, CPU preset: textured 128 px window, narrow nets, 2500 steps; no weights",
         solver="dipmc",
         components=FAST_COMPONENTS,
         params=FAST,

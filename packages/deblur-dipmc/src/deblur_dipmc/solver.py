@@ -23,9 +23,9 @@ them) halved at 0.6 (3k).
 Presets: the method ``dipmc-paper`` is the paper's configuration (whole image, 6 levels x 128 channels,
 the U-Net :math:`G_k`, 5000 steps: about 2.5 s a step for a 255 px image on one CPU core, GPU-sized).
 The factories' defaults are the CPU preset ``fast`` (method ``dipmc``, which also picks the FCN kernel
-generator and one torch thread): the kernel is estimated on a 96 px textured window
+generator and one torch thread): the kernel is estimated on a 128 px textured window
 (:func:`~deblur_dipmc.regions.textured_window`, the region selection the paper names as a speed-up),
-:math:`G_x` has 5 levels x 16 channels, the schedule is scaled to 3000 steps (about 0.03 s a step) and
+:math:`G_x` has 5 levels x 16 channels, the schedule is scaled to 2500 steps (about 0.05 s a step) and
 the kernel's softmax floor is cut at 5% of its peak. Every choice is a parameter (``--set``).
 
 After training, the kernel (optionally cleaned of entries below a fraction of its peak and centred by
@@ -252,7 +252,7 @@ class DIPMC:
         image_net: Callable[..., torch.nn.Module],
         kernel_rep: Callable[[int], torch.nn.Module],
         nonblind: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-        steps: int = 3000,
+        steps: int = 2500,
         samples: int = 1,
         kernel_steps: int = 1,
         mu: float = 1e-4,
@@ -268,7 +268,7 @@ class DIPMC:
         noise_switch: float = 0.7,
         randomize: str = "both",
         randomize_kernel: bool = False,
-        crop: int | None = 96,
+        crop: int | None = 128,
         early_stop: float = 0.0,
         patience: int = 50,
         mc_samples: int = 8,

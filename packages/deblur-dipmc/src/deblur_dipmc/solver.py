@@ -59,7 +59,7 @@ from typing import Any
 
 import torch
 
-from deblur.context import RunContext
+from deblur.context import RunContext, torch_threads
 from deblur.errors import CompositionError, InputError
 from deblur.kernels import center, threshold
 from deblur.operators.uniform import convolve
@@ -423,13 +423,8 @@ class DIPMC:
         return losses, schedule.steps
 
     def __call__(self, y: torch.Tensor, ctx: RunContext) -> Result:
-        threads = torch.get_num_threads()
-        if self.threads is not None:
-            torch.set_num_threads(self.threads)
-        try:
+        with torch_threads(self.threads):
             return self.solve(y, ctx)
-        finally:
-            torch.set_num_threads(threads)
 
     def solve(self, y: torch.Tensor, ctx: RunContext) -> Result:
         """Estimate the kernel of ``y`` (1, C, H, W) by Algorithm 1, then deconvolve (see the class)."""

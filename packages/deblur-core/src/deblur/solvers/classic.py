@@ -33,16 +33,15 @@ References:
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from deblur.context import Progress, RunContext
+from deblur.context import Progress, RunContext, torch_threads
 from deblur.errors import InputError
 from deblur.kernels import center
 from deblur.priors.base import GradientPrior, QuadraticKernelPrior
@@ -87,18 +86,6 @@ def _downscale(y: torch.Tensor, f: float) -> torch.Tensor:
     H, W = y.shape[-2:]
     size = (round(H * f), round(W * f))
     return F.interpolate(y, size=size, mode="bilinear", antialias=True, align_corners=False)
-
-
-@contextlib.contextmanager
-def _threads(n: int | None) -> Iterator[None]:
-    """Run the block with ``n`` torch intra-op threads (``None``: unchanged)."""
-    before = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class ClassicBlind:
@@ -257,7 +244,7 @@ class ClassicBlind:
         if 2 * size > min(H, W):
             raise InputError(f"kernel size {size} is too large for a {H}x{W} image (at most half its side)")
         history: dict[str, list[float]] = {}
-        with _threads(self.threads if y.device.type == "cpu" else None):
+        with torch_threads(self.threads if y.device.type == "cpu" else None):
             start = time.perf_counter()
             gray = luminance(y)
             kernels = []

@@ -24,7 +24,7 @@ def test_plugins_lists_core_and_the_fixture_with_versions(deblur_cli) -> None:
         "0.3.1",
         "loaded",
     )
-    assert fixture["hooks"] == ["deblur_methods", "deblur_solvers"]
+    assert fixture["hooks"] == ["deblur_methods", "deblur_solvers", "deblur_trainers"]
 
 
 def test_list_methods_shows_the_fixture_method_with_provenance(deblur_cli) -> None:

@@ -16,7 +16,7 @@ import click
 
 from deblur.errors import DeblurError, InputError
 from deblur.plugins.manager import PluginManager, core_version
-from deblur.plugins.records import KINDS
+from deblur.plugins.records import COMPONENT_KINDS
 from deblur.registry import Registry
 
 # OpenMP workers that spin while waiting steal the cores they wait for when the machine is shared
@@ -128,12 +128,12 @@ def list_methods(state: State, as_json: bool) -> None:
 
 
 @main.command("list-components")
-@click.option("--kind", type=click.Choice(KINDS[:-1]), help="Only this kind.")
+@click.option("--kind", type=click.Choice(COMPONENT_KINDS), help="Only this kind.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def list_components(state: State, kind: str | None, as_json: bool) -> None:
     """List operators, priors, solvers and kernel representations."""
-    entries = state.registry().all([kind] if kind else KINDS[:-1])
+    entries = state.registry().all([kind] if kind else COMPONENT_KINDS)
     items = [
         {
             "kind": e.kind,
@@ -554,6 +554,74 @@ def bench_command(
             progress=progress,
         )
     click.echo(report.to_markdown())
+
+
+def parse_train_settings(settings: tuple[str, ...]) -> dict[str, Any]:
+    """``("width=64", "preset=paper")`` -> trainer settings (values JSON-decoded when they parse)."""
+    params: dict[str, Any] = {}
+    for item in settings:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--set {item!r}: expected KEY=VALUE, e.g. width=64")
+        try:
+            params[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            params[key.strip()] = raw
+    return params
+
+
+@main.command("train")
+@click.argument("name", required=False)
+@click.option("--size", type=int, help="Kernel (or image) size the weights are for.")
+@click.option("--steps", type=int, help="Training steps (default: the trainer's).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random draw.")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto.")
+@click.option(
+    "--out", type=click.Path(path_type=Path), help="Weight stem to write (default: the package's own)."
+)
+@click.option("--resume", is_flag=True, help="Continue from the checkpoint next to the output.")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Trainer setting (repeatable).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.pass_obj
+def train_command(
+    state: State,
+    name: str | None,
+    size: int | None,
+    steps: int | None,
+    seed: int,
+    device: str,
+    out: Path | None,
+    resume: bool,
+    settings: tuple[str, ...],
+    quiet: bool,
+) -> None:
+    """Train the weights a plugin ships (NAME from the list shown without one)."""
+    registry = state.registry()
+    if name is None:
+        rows = [[e.name, e.distribution or e.plugin, e.record.summary] for e in registry.all(["trainer"])]
+        _table(rows, ["TRAINER", "PLUGIN", "SUMMARY"])
+        return
+    entry = registry.get("trainer", name)
+    import torch
+
+    from deblur.inputs import pick_device
+    from deblur.training import TrainSpec
+
+    target = pick_device(device, torch.empty(0))
+    with progress_bar(name, quiet) as progress:
+        spec = TrainSpec(
+            name=name,
+            out=out,
+            size=size,
+            steps=steps,
+            seed=seed,
+            device=target,
+            resume=resume,
+            params=parse_train_settings(settings),
+            **({"progress": progress} if progress is not None else {}),
+        )
+        written = entry.record.load_factory()(spec)
+    click.echo(f"wrote {written}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,6 +16,7 @@ _PLURAL = {
     "solver": "solvers",
     "kernel_representation": "kernel representations",
     "method": "methods",
+    "trainer": "trainers",
 }
 
 

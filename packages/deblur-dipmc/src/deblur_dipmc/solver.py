@@ -24,7 +24,7 @@ Presets: the method ``dipmc-paper`` is the paper's configuration (whole image, 6
 the U-Net :math:`G_k`, 5000 steps: about 2.5 s a step for a 255 px image on one CPU core, GPU-sized).
 The factories' defaults are the CPU preset ``fast`` (method ``dipmc``, which also picks the FCN kernel
 generator and one torch thread): the kernel is estimated on a 128 px textured window
-(:func:`~deblur_dipmc.regions.textured_window`, the region selection the paper names as a speed-up),
+(:func:`~deblur.regions.textured_window`, the region selection the paper names as a speed-up),
 :math:`G_x` has 5 levels x 16 channels, the schedule is scaled to 2500 steps (about 0.05 s a step) and
 the kernel's softmax floor is cut at 5% of its peak. Every choice is a parameter (``--set``).
 
@@ -63,9 +63,9 @@ from deblur.context import RunContext, torch_threads
 from deblur.errors import CompositionError, InputError
 from deblur.kernels import center, threshold
 from deblur.operators.uniform import convolve
+from deblur.regions import textured_window
 from deblur.result import Result
 from deblur.solvers.classic import auto_kernel_size, luminance
-from deblur_dipmc.regions import textured_window
 from deblur_dipmc.seeding import draw_seed, seeded
 
 __all__ = ["DIPMC", "MonteCarloMAPk", "Schedule"]
@@ -229,7 +229,7 @@ class DIPMC:
         randomize_kernel: also randomize the kernel network (Sec. 3.5; needs a representation with
             ``dropout``, ``input_noise``, ``stochastic`` and ``generator`` attributes, as this package's).
         crop: side of the observation window the kernel is estimated on, chosen by
-            :func:`~deblur_dipmc.regions.textured_window` (at least 3 kernel sides); ``None`` or a
+            :func:`~deblur.regions.textured_window` (at least 3 kernel sides); ``None`` or a
             side not smaller than the image: the whole image.
         early_stop: stop when the mean loss of the last ``patience`` steps fell by less than this
             fraction of the mean of the ``patience`` before (checked after the noise switch; 0: never).
@@ -382,6 +382,8 @@ class DIPMC:
         latent = (H + size - 1, W + size - 1)
         image_net = self.image_net(y.shape[1], latent, generator=g).to(device=y.device, dtype=y.dtype)
         rep = seeded(draw_seed(g), self.kernel_rep, size).to(device=y.device, dtype=y.dtype)
+        if callable(getattr(rep, "initialize", None)):
+            rep.initialize(y)  # representations that start from the observation (e.g. a GAN latent)
         if self.randomize_kernel:
             missing = [
                 a for a in ("dropout", "input_noise", "stochastic", "generator") if not hasattr(rep, a)

@@ -3,6 +3,7 @@
 from deblur.plugins.hookspecs import hookimpl
 from deblur.plugins.manager import PluginManager, PluginStatus
 from deblur.plugins.records import (
+    COMPONENT_KINDS,
     KINDS,
     ComponentRecord,
     KernelRepresentationRecord,
@@ -11,9 +12,11 @@ from deblur.plugins.records import (
     PriorRecord,
     Requirement,
     SolverRecord,
+    TrainerRecord,
 )
 
 __all__ = [
+    "COMPONENT_KINDS",
     "KINDS",
     "ComponentRecord",
     "KernelRepresentationRecord",
@@ -24,5 +27,6 @@ __all__ = [
     "PriorRecord",
     "Requirement",
     "SolverRecord",
+    "TrainerRecord",
     "hookimpl",
 ]

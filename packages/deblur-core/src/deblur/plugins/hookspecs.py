@@ -18,6 +18,7 @@ from deblur.plugins.records import (
     OperatorRecord,
     PriorRecord,
     SolverRecord,
+    TrainerRecord,
 )
 
 PROJECT = "deblur"
@@ -139,5 +140,27 @@ def deblur_methods() -> Iterable[MethodRecord]:
                 components={"nonblind": "hqs", "nonblind.prior": "tv"},
                 params={"solver": {"iterations": 200}, "nonblind.prior": {"weight": 2e-3}},
                 citation="Doe et al., Blind deblurring, 2024",
+            )
+    """
+
+
+@hookspec
+def deblur_trainers() -> Iterable[TrainerRecord]:
+    """Register training commands, run as ``deblur train NAME``, that make the weights a plugin ships.
+
+    The factory is a function ``train(spec: deblur.training.TrainSpec) -> Path``: it trains with the
+    spec's size, steps, seed, device and ``--set`` parameters, checkpoints with
+    :class:`deblur.training.Checkpoint` so ``--resume`` continues, and writes the weights with
+    :func:`deblur.weights.save_weights`, recording ``spec.command`` in the card::
+
+        from deblur import hookimpl
+        from deblur.plugins import TrainerRecord
+
+        @hookimpl
+        def deblur_trainers():
+            yield TrainerRecord(
+                name="my-kernel-prior",
+                summary="Train my kernel prior on synthetic motion kernels",
+                factory="my_plugin.training:train_kernel_prior",
             )
     """

@@ -17,8 +17,10 @@ from typing import Any, ClassVar
 
 from deblur.errors import PluginError
 
-#: The component kinds, in the order the CLI lists them.
-KINDS = ("operator", "prior", "solver", "kernel_representation", "method")
+#: The kinds of component a method can be composed of, in the order the CLI lists them.
+COMPONENT_KINDS = ("operator", "prior", "solver", "kernel_representation")
+#: Every kind of record a plugin can register.
+KINDS = (*COMPONENT_KINDS, "method", "trainer")
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
@@ -53,7 +55,7 @@ class Requirement:
     """A slot a component needs filled by another registered component.
 
     Attributes:
-        kind: the kind of component that fills the slot (one of :data:`KINDS` but ``"method"``).
+        kind: the kind of component that fills the slot (one of :data:`COMPONENT_KINDS`).
         capabilities: what the filling component must provide.
         default: the component used when neither the method nor the user chooses one.
         summary: what the slot is for, shown in error messages.
@@ -65,8 +67,8 @@ class Requirement:
     summary: str = ""
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS[:-1]:
-            raise PluginError(f"requirement kind {self.kind!r} is not one of {', '.join(KINDS[:-1])}")
+        if self.kind not in COMPONENT_KINDS:
+            raise PluginError(f"requirement kind {self.kind!r} is not one of {', '.join(COMPONENT_KINDS)}")
         object.__setattr__(self, "capabilities", frozenset(self.capabilities))
 
 
@@ -164,6 +166,33 @@ class MethodRecord:
         )
 
 
+@dataclass(frozen=True)
+class TrainerRecord:
+    """A training command, run as ``deblur train NAME``, that makes the weights a plugin ships.
+
+    Attributes:
+        name: what users type after ``deblur train``.
+        summary: one line for listings.
+        factory: a callable ``train(spec: deblur.training.TrainSpec) -> Path`` (or its import string)
+            that writes ``.safetensors`` + card and returns the weight file.
+        citation: the paper the training follows.
+    """
+
+    kind: ClassVar[str] = "trainer"
+
+    name: str
+    summary: str
+    factory: Factory
+    citation: str = ""
+
+    def __post_init__(self) -> None:
+        _check_name(self.name, "trainer")
+
+    def load_factory(self) -> Callable[..., Any]:
+        """The training function (imports it if it was given as a string)."""
+        return resolve_factory(self.factory)
+
+
 RECORD_TYPES: Mapping[str, type] = MappingProxyType(
     {
         "operator": OperatorRecord,
@@ -171,6 +200,7 @@ RECORD_TYPES: Mapping[str, type] = MappingProxyType(
         "solver": SolverRecord,
         "kernel_representation": KernelRepresentationRecord,
         "method": MethodRecord,
+        "trainer": TrainerRecord,
     }
 )
 

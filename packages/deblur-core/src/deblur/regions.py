@@ -1,7 +1,7 @@
 r"""Choosing a well-textured window of the observation to estimate the kernel on.
 
-The cost of DIP-MC grows with the image, and the kernel is shared by every pixel, so it can be
-estimated on a window (the "region selection" the paper suggests as a speed-up, after Hu & Yang,
+The cost of DIP-based blind methods grows with the image, and the kernel is shared by every pixel, so
+it can be estimated on a window (the "region selection" DIP-MC suggests as a speed-up, after Hu & Yang,
 "Good regions to deblur", ECCV 2012). A window is useful when it holds edges in every direction: it is
 scored by the smaller eigenvalue of its summed structure tensor
 

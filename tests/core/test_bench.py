@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -100,6 +101,13 @@ def test_bad_dataset_specs(spec: str) -> None:
         load_dataset(spec)
 
 
+def test_dataset_image_selection() -> None:
+    items = load_dataset("synthetic:3", kernel_size=9, images=["synthetic002", "synthetic000"])
+    assert [i.name for i in items] == ["synthetic000", "synthetic002"], "the dataset's order is kept"
+    with pytest.raises(InputError, match="no image 'nope' in 'synthetic:3'"):
+        load_dataset("synthetic:3", kernel_size=9, images=["nope"])
+
+
 def test_bad_dataset_options() -> None:
     with pytest.raises(InputError, match="limit"):
         load_dataset("synthetic:1", limit=0)
@@ -148,6 +156,8 @@ def test_run_bench_report_and_outputs(tmp_path: Path) -> None:
     assert data["methods"] == ["oracle", "blurry"] and len(data["images"]) == 4
     assert data["images"][0]["psnr"] is None  # infinite PSNR of the exact oracle
     assert data["machine"]["cpu_count"] >= 1
+    again = BenchReport.from_json((tmp_path / "report.json").read_text())
+    assert again.to_markdown() == report.to_markdown() and again.scores[0].psnr == math.inf
     pictures = sorted(p.name for p in (tmp_path / "montages").iterdir())
     assert pictures == ["one.png", "two.png"]
     picture, _ = read_image(tmp_path / "montages" / "one.png")

@@ -89,11 +89,18 @@ class BenchItem:
 # ------------------------------------------------------------------------------------------- datasets
 
 
-def load_dataset(spec: str, *, limit: int | None = None, kernel_size: int | None = None) -> list[BenchItem]:
+def load_dataset(
+    spec: str,
+    *,
+    limit: int | None = None,
+    kernel_size: int | None = None,
+    images: Sequence[str] | None = None,
+) -> list[BenchItem]:
     """Load ``levin:PATH``, ``folder:PATH`` or ``synthetic:N`` (see the module docstring).
 
-    ``limit`` keeps the first ``limit`` images; ``kernel_size`` overrides the size given to blind methods
-    (and sets the kernel size of ``synthetic``).
+    ``images`` keeps the named images (in the dataset's order; an unknown name is an error), ``limit``
+    then keeps the first ``limit``; ``kernel_size`` overrides the size given to blind methods (and sets
+    the kernel size of ``synthetic``).
     """
     kind, sep, arg = spec.partition(":")
     if not sep or not arg:
@@ -116,6 +123,12 @@ def load_dataset(spec: str, *, limit: int | None = None, kernel_size: int | None
         items = _synthetic(min(n, limit or n), kernel_size or SYNTHETIC_KERNEL)
     else:
         raise InputError(f"unknown dataset kind {kind!r} in {spec!r}; expected levin, folder or synthetic")
+    if images is not None:
+        known = {item.name for item in items}
+        missing = [name for name in images if name not in known]
+        if missing:
+            raise InputError(f"no image {', '.join(map(repr, missing))} in {spec!r}")
+        items = [item for item in items if item.name in set(images)]
     items = items[:limit] if limit is not None else items
     if kernel_size is not None:
         for item in items:
@@ -389,6 +402,20 @@ class BenchReport:
             "images": [asdict(s) for s in self.scores],
         }
         return json.dumps(_finite(data), indent=2, allow_nan=False, default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> BenchReport:
+        """Read back :meth:`to_json` (``null`` PSNRs of exact restorations become ``inf``)."""
+        data = json.loads(text)
+        scores = []
+        for row in data["images"]:
+            row = {
+                **row,
+                "psnr": math.inf if row["psnr"] is None else row["psnr"],
+                "shift": tuple(row["shift"]),
+            }
+            scores.append(ImageScore(**row))
+        return cls(data["dataset"], list(data["methods"]), scores, data["machine"], data["settings"])
 
     def to_markdown(self) -> str:
         """A summary table per method, a per-image table and the machine."""

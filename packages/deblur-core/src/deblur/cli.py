@@ -507,6 +507,7 @@ def eval_command(
     help="levin:PATH, folder:PATH (blurry/, sharp/, optional kernels/) or synthetic:N.",
 )
 @click.option("--limit", type=int, help="Use only the first N images.")
+@click.option("--images", metavar="NAME,...", help="Use only these images (comma-separated names).")
 @click.option(
     "--out", "out_dir", type=click.Path(path_type=Path), help="Write report.md, report.json, montages/."
 )
@@ -525,6 +526,7 @@ def bench_command(
     methods: tuple[str, ...],
     spec: str,
     limit: int | None,
+    images: str | None,
     out_dir: Path | None,
     kernel_size: int | None,
     settings: tuple[str, ...],
@@ -542,7 +544,8 @@ def bench_command(
             resolve_method(registry, name, params=params)
         else:
             resolve_solver(registry, name, need="non-blind", params=params)
-    items = load_dataset(spec, limit=limit, kernel_size=kernel_size)
+    names = None if images is None else [n.strip() for n in images.split(",") if n.strip()]
+    items = load_dataset(spec, limit=limit, kernel_size=kernel_size, images=names)
     with progress_bar("bench", quiet) as progress:
         report = run_bench(
             list(methods),

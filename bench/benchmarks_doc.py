@@ -1,11 +1,13 @@
-"""Regenerate docs/benchmarks.md: every figure in it comes from one run of this script.
+"""Regenerate docs/benchmarks.md: every figure in it comes from a `deblur bench` report made by this script.
 
-    python bench/benchmarks_doc.py --levin ../shared/benchdata/levin [--methods classic ...]
+    python bench/benchmarks_doc.py --levin ../shared/benchdata/levin [--rerun NAME ...] [--only-existing]
 
-Sections: the uniform blur operator against scipy (bench/operator_speed.py), non-blind solvers given the
-true kernel on the Levin set, blind methods on the Levin set (``deblur bench`` with per-image montages in
-docs/images/levin/) and the classic method on scikit-image's real motion-blurred ``clock_motion.png``.
-Later method packages add their names to ``BLIND_METHODS``.
+Each table is one ``deblur bench`` run listed in ``RUNS``, kept in ``bench/out/NAME/report.json``. A run
+whose report is missing (or named by ``--rerun``) is made first with the command shown in the page, so
+the long ones can also be run beforehand, separately or in parallel (e.g. two ``--images`` halves merged
+with :meth:`deblur.bench.BenchReport.from_json`). Sections: the uniform blur operator against scipy,
+non-blind solvers with the true kernel, blind methods on Levin (montages in docs/images/levin/METHOD/),
+the DIP-MC ablation and the classic method on scikit-image's real ``clock_motion.png``.
 """
 
 from __future__ import annotations
@@ -15,19 +17,77 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see deblur/cli.py
 
 import argparse
+import shlex
+import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from clock_motion import LOW_TEXTURE, clock_montage
 
-from deblur.bench import load_dataset, run_bench
+from deblur.bench import BenchReport
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-BLIND_METHODS = ["classic"]
-NONBLIND = ["true-kernel:wiener", "true-kernel:hqs", "true-kernel:richardson-lucy"]
+OUT = ROOT / "bench" / "out"
+
+#: Levin images with the four largest kernels (27, 23, 23, 21 px), one per scene and kernel pairing.
+LARGE_KERNELS = [
+    "im01_ker04",
+    "im02_ker04",
+    "im03_ker04",
+    "im04_ker04",
+    "im01_ker08",
+    "im02_ker07",
+    "im03_ker08",
+    "im04_ker06",
+]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One ``deblur bench`` invocation on the Levin set."""
+
+    methods: tuple[str, ...]
+    args: tuple[str, ...] = ()
+    images: tuple[str, ...] = ()
+
+    def command(self, levin: str, out: Path | None = None) -> list[str]:
+        words = ["deblur", "bench", *self.methods, "--dataset", f"levin:{levin}", *self.args, "--quiet"]
+        if self.images:
+            words += ["--images", ",".join(self.images)]
+        return words + (["--out", str(out)] if out is not None else [])
+
+
+RUNS = {
+    "levin-nonblind": Run(("true-kernel:wiener", "true-kernel:hqs", "true-kernel:richardson-lucy")),
+    "levin-classic": Run(("classic",)),
+    "levin-dipmc": Run(("dipmc",)),
+    "levin-dipmc-no-mc": Run(("dipmc",), ("--set", "solver.randomize=none"), tuple(LARGE_KERNELS)),
+}
+BLIND = ["levin-classic", "levin-dipmc"]
+
+
+def report(name: str, levin: Path, rerun: set[str], only_existing: bool) -> BenchReport | None:
+    """The report of run ``name``, running it first when missing or asked to."""
+    out = OUT / name
+    path = out / "report.json"
+    if name in rerun or not path.is_file():
+        if only_existing:
+            return None
+        if out.exists():
+            shutil.rmtree(out)
+        cmd = RUNS[name].command(str(levin), out)
+        print("running", shlex.join(cmd), flush=True)
+        subprocess.run(cmd, check=True)
+    return BenchReport.from_json(path.read_text())
+
+
+def shown(name: str) -> str:
+    """The command of run ``name`` as the page shows it."""
+    return shlex.join(RUNS[name].command("../shared/benchdata/levin"))
 
 
 def operator_speed() -> str:
@@ -40,36 +100,84 @@ def operator_speed() -> str:
     return done.stdout.strip()
 
 
-def _summary_only(markdown: str) -> str:
-    """The summary table of a bench report (the lines before the per-image table)."""
-    lines = markdown.splitlines()
+def tables(markdown: str, per_image: bool = True) -> str:
+    """A bench report's markdown without its title (and without the per-image table unless asked)."""
+    body = markdown.split("\n", 2)[2].strip()
+    if per_image:
+        return body
+    lines = body.splitlines()
     end = next(i for i, line in enumerate(lines) if line.startswith("Per image"))
-    return "\n".join(lines[2:end]).strip()
+    return "\n".join(lines[:end]).strip()
+
+
+def merged(reports: list[BenchReport]) -> BenchReport:
+    """One report over several runs on the same dataset (methods in order)."""
+    return BenchReport(
+        reports[0].dataset,
+        [m for r in reports for m in r.methods],
+        [s for r in reports for s in r.scores],
+        reports[0].machine,
+    )
+
+
+def copy_montages(name: str, method: str) -> str:
+    """Copy run ``name``'s montages to docs/images/levin/METHOD/; a markdown line of links."""
+    target = DOCS / "images" / "levin" / method
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for png in sorted((OUT / name / "montages").glob("*.png")):
+        shutil.copyfile(png, target / png.name)
+    links = " ".join(f"[{p.stem}](images/levin/{method}/{p.name})" for p in sorted(target.glob("*.png")))
+    return f"- `{method}`: {links}"
+
+
+def ablation(full: BenchReport, no_mc: BenchReport) -> str:
+    """Per image PSNR / MNC of DIP-MC with and without the Monte-Carlo randomization (Table 5 in spirit)."""
+    with_mc = {s.image: s for s in full.scores if s.image in LARGE_KERNELS}
+    lines = [
+        "| image | with MC: PSNR / MNC | without (deterministic DIP): PSNR / MNC | gain (dB) |",
+        "|---|---:|---:|---:|",
+    ]
+    gains = []
+    for s in no_mc.scores:
+        w = with_mc.get(s.image)
+        if w is None:
+            continue
+        gains.append(w.psnr - s.psnr)
+        lines.append(
+            f"| {s.image} | {w.psnr:.2f} / {w.mnc:.3f} | {s.psnr:.2f} / {s.mnc:.3f} | {gains[-1]:+.2f} |"
+        )
+    if gains:
+        mean_w = sum(with_mc[s.image].psnr for s in no_mc.scores if s.image in with_mc) / len(gains)
+        mean_n = sum(s.psnr for s in no_mc.scores if s.image in with_mc) / len(gains)
+        lines.append(f"| mean | {mean_w:.2f} | {mean_n:.2f} | {sum(gains) / len(gains):+.2f} |")
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--levin", required=True, type=Path, help="the Levin benchmark folder")
-    parser.add_argument("--methods", nargs="+", default=BLIND_METHODS, help="blind methods to benchmark")
-    parser.add_argument("--limit", type=int, help="first N Levin images only (for a quick look)")
+    parser.add_argument("--rerun", nargs="+", default=[], choices=sorted(RUNS), help="redo these runs")
+    parser.add_argument("--only-existing", action="store_true", help="use existing reports; run nothing")
     args = parser.parse_args()
+    rerun = set(args.rerun)
 
-    images = DOCS / "images"
-    (images / "levin").mkdir(parents=True, exist_ok=True)
-    levin_spec = f"levin:{args.levin}"
-    items = load_dataset(levin_spec, limit=args.limit)
+    def get(name: str) -> BenchReport | None:
+        return report(name, args.levin, rerun, args.only_existing)
+
     speed = operator_speed()
-    nonblind = run_bench(NONBLIND, items, dataset="levin")
-    blind_out = ROOT / "bench" / "out" / "levin"
-    blind = run_bench(args.methods, items, dataset="levin", out_dir=blind_out)
-    for png in sorted((blind_out / "montages").glob("*.png")):
-        (images / "levin" / png.name).write_bytes(png.read_bytes())
+    nonblind = get("levin-nonblind")
+    blind_runs = [(name, r) for name in BLIND if (r := get(name)) is not None]
+    blind = merged([r for _, r in blind_runs])
+    montages = "\n".join(copy_montages(name, r.methods[0]) for name, r in blind_runs)
+    full, no_mc = dict(blind_runs).get("levin-dipmc"), get("levin-dipmc-no-mc")
+    dipmc_ablation = ablation(full, no_mc) if full and no_mc else "(not run)"
     clock = "\n".join(
-        f"- {line}" for line in clock_montage(45, ["{}", LOW_TEXTURE], images / "clock_motion.png")
+        f"- {line}" for line in clock_montage(45, ["{}", LOW_TEXTURE], DOCS / "images" / "clock_motion.png")
     )
-    montage_links = " ".join(
-        f"[{p.stem}](images/levin/{p.name})" for p in sorted((images / "levin").glob("*.png"))
-    )
+    commands = "\n".join(shown(name) for name, _ in blind_runs)
+    n_images = len({s.image for s in blind.scores})
     text = f"""# Benchmarks
 
 Regenerate everything on this page with
@@ -78,7 +186,9 @@ Regenerate everything on this page with
 python bench/benchmarks_doc.py --levin ../shared/benchdata/levin
 ```
 
-Measured {time.strftime("%Y-%m-%d")}. Scores follow Levin et al.'s protocol (`deblur.metrics.levin_compare`):
+It runs each `deblur bench` command shown below whose report is missing from `bench/out/` (the long
+ones can be run beforehand, in parallel, with the same commands and `--out bench/out/NAME`).
+Assembled {time.strftime("%Y-%m-%d")}. Scores follow Levin et al.'s protocol (`deblur.metrics.levin_compare`):
 a 15 px border is cropped from the reference, the estimate is aligned within +-5 px in quarter pixels and
 PSNR = 10 log10(N / SSD); the error ratio (ER) divides the SSD by that of Levin's sparse deconvolution with
 the true kernel. For scale: the blurred inputs score 22.96 dB, Levin's sparse deconvolution with the true
@@ -91,15 +201,35 @@ is faster). Timings on a shared machine vary by about +-30% between runs.
 
 {speed}
 
-## Non-blind solvers with the true kernel (Levin, {len(items)} images)
+## Non-blind solvers with the true kernel (Levin)
 
-{_summary_only(nonblind.to_markdown())}
+`{shown("levin-nonblind")}`
 
-## Blind methods (Levin, {len(items)} images, kernel size = the true kernel's)
+{tables(nonblind.to_markdown(), per_image=False) if nonblind else "(not run)"}
 
-{blind.to_markdown().split(chr(10), 2)[2].strip()}
+## Blind methods (Levin, {n_images} images, kernel size = the true kernel's)
 
-Montages (the blurry input over the true kernel, each estimate over its kernel): {montage_links}
+```bash
+{commands}
+```
+
+Each method runs in its own process, one after the other or side by side (seconds are wall time of the
+method alone on the machine named below; two runs side by side on 2 cores slow each other a little).
+
+{tables(blind.to_markdown())}
+
+Montages (the blurry input over the true kernel, the estimate over its kernel):
+
+{montages}
+
+## DIP-MC: what the Monte-Carlo randomization buys (Sec. 3.5, Table 5)
+
+The 8 Levin images with the largest kernels, `dipmc` as benchmarked above against the same preset with
+the generator's input noise and dropout switched off (`--set solver.randomize=none`: the deterministic
+DIP of Eq. 7, i.e. SelfDeblur's MAP_{{x,k}} with DIP-MC's networks and schedule):
+`{shown("levin-dipmc-no-mc")}`
+
+{dipmc_ablation}
 
 ## A real motion-blurred photo
 

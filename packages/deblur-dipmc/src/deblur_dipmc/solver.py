@@ -61,6 +61,7 @@ from typing import Any
 
 import torch
 
+from deblur.checks import count, fraction, positive
 from deblur.context import RunContext, torch_threads
 from deblur.errors import CompositionError, InputError
 from deblur.kernels import center, threshold
@@ -185,26 +186,6 @@ class MonteCarloMAPk:
         return float(losses[0])
 
 
-def _fraction(name: str, value: float) -> float:
-    value = float(value)
-    if not 0 <= value <= 1:
-        raise InputError(f"{name} must be in [0, 1], got {value}")
-    return value
-
-
-def _positive(name: str, value: float, allow_zero: bool = False) -> float:
-    value = float(value)
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        raise InputError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value}")
-    return value
-
-
-def _count(name: str, value: int, minimum: int) -> int:
-    if isinstance(value, bool) or int(value) != value or value < minimum:
-        raise InputError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 class DIPMC:
     r"""The blind solver ``dipmc``: ``DIPMC(image_net=..., kernel_rep=..., nonblind=..., **params)``.
 
@@ -285,40 +266,40 @@ class DIPMC:
             if not callable(part):
                 raise CompositionError(f"dipmc slot {name!r} needs a callable, got {part!r}")
         self.image_net, self.kernel_rep, self.nonblind = image_net, kernel_rep, nonblind
-        self.steps = _count("steps", steps, 1)
-        self.samples = _count("samples", samples, 1)
-        self.kernel_steps = _count("kernel_steps", kernel_steps, 1)
-        self.mu = _positive("mu", mu, allow_zero=True)
-        self.lr_image = _positive("lr_image", lr_image)
-        self.lr_kernel = _positive("lr_kernel", lr_kernel)
-        self.lr_switch = _fraction("lr_switch", lr_switch)
-        self.lr_decay = _positive("lr_decay", lr_decay)
-        self.dropout = (_fraction("dropout", dropout), _fraction("dropout_end", dropout_end))
+        self.steps = count("steps", steps, 1)
+        self.samples = count("samples", samples, 1)
+        self.kernel_steps = count("kernel_steps", kernel_steps, 1)
+        self.mu = positive("mu", mu, allow_zero=True)
+        self.lr_image = positive("lr_image", lr_image)
+        self.lr_kernel = positive("lr_kernel", lr_kernel)
+        self.lr_switch = fraction("lr_switch", lr_switch)
+        self.lr_decay = positive("lr_decay", lr_decay)
+        self.dropout = (fraction("dropout", dropout), fraction("dropout_end", dropout_end))
         if max(self.dropout) >= 1:
             raise InputError(f"dropout rates must be below 1, got {self.dropout}")
-        self.dropout_switch = _fraction("dropout_switch", dropout_switch)
+        self.dropout_switch = fraction("dropout_switch", dropout_switch)
         if noise != "auto":
-            noise = _positive("noise", noise, allow_zero=True)
+            noise = positive("noise", noise, allow_zero=True)
         self.noise = noise
-        self.noise_end = _positive("noise_end", noise_end, allow_zero=True)
-        self.noise_switch = _fraction("noise_switch", noise_switch)
+        self.noise_end = positive("noise_end", noise_end, allow_zero=True)
+        self.noise_switch = fraction("noise_switch", noise_switch)
         if randomize not in RANDOMIZE:
             raise InputError(f"randomize must be one of {', '.join(RANDOMIZE)}, got {randomize!r}")
         self.randomize = randomize
         self.randomize_kernel = bool(randomize_kernel)
-        self.crop = None if crop is None else _count("crop", crop, 8)
-        self.early_stop = _fraction("early_stop", early_stop)
-        self.patience = _count("patience", patience, 1)
-        self.mc_samples = _count("mc_samples", mc_samples, 0)
+        self.crop = None if crop is None else count("crop", crop, 8)
+        self.early_stop = fraction("early_stop", early_stop)
+        self.patience = count("patience", patience, 1)
+        self.mc_samples = count("mc_samples", mc_samples, 0)
         if color not in COLORS:
             raise InputError(f"color must be one of {', '.join(COLORS)}, got {color!r}")
         self.color = color
         self.kernel_size = None if kernel_size is None else self._check_size(kernel_size)
-        self.kernel_threshold = _fraction("kernel_threshold", kernel_threshold)
+        self.kernel_threshold = fraction("kernel_threshold", kernel_threshold)
         if self.kernel_threshold >= 1:
             raise InputError(f"kernel_threshold must be below 1, got {kernel_threshold}")
         self.center_kernel = bool(center_kernel)
-        self.threads = None if threads is None else _count("threads", threads, 1)
+        self.threads = None if threads is None else count("threads", threads, 1)
 
     @staticmethod
     def _check_size(size: int) -> int:

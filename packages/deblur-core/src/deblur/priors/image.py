@@ -25,6 +25,7 @@ from abc import ABC, abstractmethod
 
 import torch
 
+from deblur.checks import positive
 from deblur.errors import InputError
 
 _TABLE_SIZE = 4097
@@ -60,13 +61,6 @@ def interior_gradient(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
 
 
-def _check_weight(weight: float) -> float:
-    weight = float(weight)
-    if not math.isfinite(weight) or weight < 0:
-        raise InputError(f"prior weight must be a finite number >= 0, got {weight}")
-    return weight
-
-
 class _GradientPrior(ABC):
     """Shared ``penalty`` of the gradient priors: ``weight * sum phi(D x)`` over interior differences."""
 
@@ -88,7 +82,7 @@ class TotalVariation(_GradientPrior):
     """
 
     def __init__(self, weight: float = 2e-4) -> None:
-        self.weight = _check_weight(weight)
+        self.weight = positive("prior weight", weight, allow_zero=True)
 
     def __repr__(self) -> str:
         return f"TotalVariation(weight={self.weight:g})"
@@ -110,7 +104,7 @@ class L0Gradient(_GradientPrior):
     """
 
     def __init__(self, weight: float = 2e-3) -> None:
-        self.weight = _check_weight(weight)
+        self.weight = positive("prior weight", weight, allow_zero=True)
 
     def __repr__(self) -> str:
         return f"L0Gradient(weight={self.weight:g})"
@@ -144,7 +138,7 @@ class HyperLaplacian(_GradientPrior):
     eps = 1e-6
 
     def __init__(self, weight: float = 1e-4, alpha: float = 0.8) -> None:
-        self.weight = _check_weight(weight)
+        self.weight = positive("prior weight", weight, allow_zero=True)
         alpha = float(alpha)
         if not 0 < alpha <= 1:
             raise InputError(f"hyper-Laplacian alpha must be in (0, 1], got {alpha}")

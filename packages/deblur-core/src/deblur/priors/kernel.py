@@ -15,6 +15,7 @@ import math
 
 import torch
 
+from deblur.checks import positive
 from deblur.errors import InputError
 
 __all__ = ["Dirichlet", "KernelL2", "KernelSparsity"]
@@ -26,19 +27,11 @@ def _check_kernel(k: torch.Tensor) -> None:
         raise InputError(f"kernel must be a (B, 1, h, w) tensor, got {shape}")
 
 
-def _check_positive(name: str, value: float, allow_zero: bool = True) -> float:
-    value = float(value)
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise InputError(f"{name} must be a finite number {bound}, got {value}")
-    return value
-
-
 class KernelL2:
     """Quadratic (Tikhonov) kernel prior, ``penalty(k) = weight * ||k||_2^2`` (a Gaussian on ``k``)."""
 
     def __init__(self, weight: float = 1e-3) -> None:
-        self.weight = _check_positive("kernel prior weight", weight)
+        self.weight = positive("kernel prior weight", weight, allow_zero=True)
 
     def __repr__(self) -> str:
         return f"KernelL2(weight={self.weight:g})"
@@ -63,7 +56,7 @@ class KernelSparsity:
     eps = 1e-6
 
     def __init__(self, weight: float = 1e-3, p: float = 0.5) -> None:
-        self.weight = _check_positive("kernel prior weight", weight)
+        self.weight = positive("kernel prior weight", weight, allow_zero=True)
         p = float(p)
         if not 0 < p <= 1:
             raise InputError(f"kernel sparsity exponent p must be in (0, 1], got {p}")
@@ -97,8 +90,8 @@ class Dirichlet:
     eps = 1e-8
 
     def __init__(self, concentration: float = 0.5, weight: float = 1.0) -> None:
-        self.concentration = _check_positive("Dirichlet concentration", concentration, allow_zero=False)
-        self.weight = _check_positive("Dirichlet weight", weight)
+        self.concentration = positive("Dirichlet concentration", concentration)
+        self.weight = positive("Dirichlet weight", weight, allow_zero=True)
 
     def __repr__(self) -> str:
         return f"Dirichlet(concentration={self.concentration:g}, weight={self.weight:g})"

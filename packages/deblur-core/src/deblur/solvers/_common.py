@@ -38,14 +38,6 @@ def check_inputs(y: torch.Tensor, k: torch.Tensor, boundary: str) -> torch.Tenso
     return k.to(device=y.device, dtype=y.dtype)
 
 
-def check_positive(name: str, value: float, allow_zero: bool = False) -> float:
-    """``float(value)``, or :class:`InputError` unless it is finite and positive (or zero if allowed)."""
-    value = float(value)
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        raise InputError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value}")
-    return value
-
-
 def latent_window(y_hw: tuple[int, int], k_hw: tuple[int, int], boundary: str) -> tuple[int, int, int, int]:
     """``(top, left, N1, N2)``: where ``y`` sits on the periodic latent grid used by a Fourier solver.
 

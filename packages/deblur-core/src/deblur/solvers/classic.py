@@ -41,6 +41,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from deblur.checks import within
 from deblur.context import Progress, RunContext, torch_threads
 from deblur.errors import InputError
 from deblur.kernels import center
@@ -70,13 +71,6 @@ def luminance(y: torch.Tensor) -> torch.Tensor:
         return y
     w = torch.tensor(LUMA, dtype=y.dtype, device=y.device).view(1, 3, 1, 1)
     return (y * w).sum(1, keepdim=True)
-
-
-def _positive(name: str, value: float, low: float = 0.0, high: float = math.inf) -> float:
-    value = float(value)
-    if not (math.isfinite(value) and low < value <= high):
-        raise InputError(f"{name} must be in ({low:g}, {high:g}], got {value}")
-    return value
 
 
 def _downscale(y: torch.Tensor, f: float) -> torch.Tensor:
@@ -138,12 +132,12 @@ class ClassicBlind:
         self.kernel_prior = kernel_prior
         self.nonblind = nonblind
         self.kernel_size = None if kernel_size is None else self._check_size(kernel_size)
-        self.scale_ratio = _positive("scale_ratio", scale_ratio, 0.0, 0.95)
+        self.scale_ratio = within("scale_ratio", scale_ratio, 0.0, 0.95)
         self.coarsest = self._check_size(coarsest)
-        self.iterations = int(_positive("iterations", iterations, 0.0, 1e6))
-        self.weight_decay = _positive("weight_decay", weight_decay, 0.0, 100.0)
-        self.min_weight_scale = _positive("min_weight_scale", min_weight_scale, 0.0, 1.0)
-        self.cg_iterations = int(_positive("cg_iterations", cg_iterations, 0.0, 1e6))
+        self.iterations = int(within("iterations", iterations, 0.0, 1e6))
+        self.weight_decay = within("weight_decay", weight_decay, 0.0, 100.0)
+        self.min_weight_scale = within("min_weight_scale", min_weight_scale, 0.0, 1.0)
+        self.cg_iterations = int(within("cg_iterations", cg_iterations, 0.0, 1e6))
         self.kernel_threshold = float(kernel_threshold)
         if not 0 <= self.kernel_threshold < 1:
             raise InputError(f"kernel_threshold must be in [0, 1), got {kernel_threshold}")

@@ -37,13 +37,13 @@ import math
 
 import torch
 
+from deblur.checks import positive
 from deblur.errors import InputError
 from deblur.operators.fft import psf2otf
 from deblur.priors.base import GradientPrior
 from deblur.priors.image import HyperLaplacian, gradient, gradient_adjoint
 from deblur.solvers._common import (
     check_inputs,
-    check_positive,
     embed,
     gradient_spectrum,
     latent_window,
@@ -81,15 +81,15 @@ def hqs_deconvolve(
     """
     k = check_inputs(y, k, boundary)
     if prior is None:
-        prior = HyperLaplacian(check_positive("weight", weight, allow_zero=True), alpha=0.8)
+        prior = HyperLaplacian(positive("weight", weight, allow_zero=True), alpha=0.8)
     elif not isinstance(prior, GradientPrior):
         raise InputError(f"HQS needs a gradient prior with shrink(v, beta), got {prior!r}")
     if int(iterations) < 1:
         raise InputError(f"iterations must be >= 1, got {iterations}")
-    beta = check_positive("beta_init", beta_init)
-    rate = check_positive("beta_rate", beta_rate)
-    beta_max = check_positive("beta_max", beta_max)
-    mu_ratio = check_positive("mu_ratio", mu_ratio)
+    beta = positive("beta_init", beta_init)
+    rate = positive("beta_rate", beta_rate)
+    beta_max = positive("beta_max", beta_max)
+    mu_ratio = positive("mu_ratio", mu_ratio)
     if rate <= 1 or beta_max < beta:
         raise InputError(f"need beta_rate > 1 and beta_max >= beta_init, got {rate}, {beta_max} < {beta}")
     steps = math.floor(math.log(beta_max / beta) / math.log(rate) + 1e-9) + 1
@@ -131,7 +131,7 @@ class HQSDeconvolver:
         if unknown:
             raise InputError(f"unknown HQS parameters {unknown}; expected some of {sorted(known)}")
         if prior is None:
-            weight = check_positive("weight", params.pop("weight", DEFAULT_WEIGHT), allow_zero=True)
+            weight = positive("weight", params.pop("weight", DEFAULT_WEIGHT), allow_zero=True)
             prior = HyperLaplacian(weight, alpha=0.8)
         elif not isinstance(prior, GradientPrior):
             raise InputError(f"HQS needs a gradient prior with shrink(v, beta), got {prior!r}")

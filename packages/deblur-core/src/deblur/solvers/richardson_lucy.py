@@ -25,9 +25,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from deblur.checks import positive
 from deblur.errors import InputError
 from deblur.operators.uniform import UniformBlur
-from deblur.solvers._common import check_inputs, check_positive, embed, latent_window
+from deblur.solvers._common import check_inputs, embed, latent_window
 
 __all__ = ["RichardsonLucy", "richardson_lucy"]
 
@@ -63,7 +64,7 @@ def richardson_lucy(
         raise InputError("Richardson-Lucy needs a non-negative kernel")
     if int(iterations) < 1:
         raise InputError(f"iterations must be >= 1, got {iterations}")
-    tv_weight = check_positive("tv_weight", tv_weight, allow_zero=True)
+    tv_weight = positive("tv_weight", tv_weight, allow_zero=True)
     H, W = y.shape[-2:]
     h, w = k.shape[-2:]
     blur = UniformBlur(k, boundary=boundary)
@@ -90,7 +91,7 @@ class RichardsonLucy:
         if int(iterations) < 1:
             raise InputError(f"iterations must be >= 1, got {iterations}")
         self.iterations = int(iterations)
-        self.tv_weight = check_positive("tv_weight", tv_weight, allow_zero=True)
+        self.tv_weight = positive("tv_weight", tv_weight, allow_zero=True)
         self.boundary = boundary
 
     def __call__(self, y: torch.Tensor, k: torch.Tensor) -> torch.Tensor:

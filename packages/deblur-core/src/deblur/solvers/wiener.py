@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import torch
 
+from deblur.checks import positive
 from deblur.errors import InputError
 from deblur.operators.fft import fast_len, psf2otf
-from deblur.solvers._common import check_inputs, check_positive, circular_blur, embed, gradient_spectrum
+from deblur.solvers._common import check_inputs, circular_blur, embed, gradient_spectrum
 
 __all__ = ["WienerDeconvolver", "edgetaper", "wiener_deconvolve"]
 
@@ -73,7 +74,7 @@ def wiener_deconvolve(
         pad: extension on each side for "valid"/"same"; default ``2 * max(h, w)``.
     """
     k = check_inputs(y, k, boundary)
-    balance = check_positive("balance", balance, allow_zero=True)
+    balance = positive("balance", balance, allow_zero=True)
     _check_regularizer(regularizer)
     H, W = y.shape[-2:]
     h, w = k.shape[-2:]
@@ -104,7 +105,7 @@ class WienerDeconvolver:
         boundary: str = "valid",
         pad: int | None = None,
     ) -> None:
-        self.balance = check_positive("balance", balance, allow_zero=True)
+        self.balance = positive("balance", balance, allow_zero=True)
         self.regularizer = _check_regularizer(regularizer)
         self.boundary = boundary
         self.pad = pad

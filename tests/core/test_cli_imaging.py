@@ -135,3 +135,21 @@ def test_run_writes_image_kernel_and_report(tmp_path: Path) -> None:
     assert report["config"]["method"] == "classic" and report["config"]["kernel_size"] == 9
     assert report["outputs"]["kernel.npy"] == "in-kernel.npy" and report["timings"]["total"] > 0
     assert all(len(curve) > 0 for curve in report["history"].values())
+
+
+def test_bench_takes_settings_for_all_methods_or_one(tmp_path: Path) -> None:
+    result = invoke(
+        "bench", "true-kernel:wiener", "true-kernel:hqs", "--dataset", "synthetic:1", "--kernel-size", "9",
+        "--set", "solver.boundary=valid", "--set", "true-kernel:hqs:solver.weight=1e-3",
+        "--set", "true-kernel:wiener:solver.balance=0.01", "--out", tmp_path, "-q",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    settings = json.loads((tmp_path / "report.json").read_text())["settings"]["overrides"]
+    assert settings["true-kernel:hqs"] == {"solver": {"boundary": "valid", "weight": 1e-3}}
+    assert settings["true-kernel:wiener"] == {"solver": {"boundary": "valid", "balance": 0.01}}
+
+
+def test_bench_refuses_settings_for_a_method_not_benchmarked(tmp_path: Path) -> None:
+    result = invoke("bench", "classic", "--dataset", "synthetic:1", "--set", "dipmc:solver.steps=3")
+    assert result.exit_code == 2
+    assert "'dipmc' is not one of the methods benchmarked" in result.output

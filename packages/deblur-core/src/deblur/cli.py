@@ -201,6 +201,28 @@ def parse_settings(settings: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     return params
 
 
+def bench_settings(
+    settings: tuple[str, ...], methods: tuple[str, ...]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Parameters by slot path for each method: ``SLOT.PARAM=V`` for all, ``METHOD:SLOT.PARAM=V`` for one."""
+    shared, own = [], {m: [] for m in methods}
+    for item in settings:
+        method, colon, _ = item.partition("=")[0].rpartition(":")
+        if not colon:
+            shared.append(item)
+        elif method in own:
+            own[method].append(item[len(method) + 1 :])
+        else:
+            raise InputError(f"--set {item!r}: {method!r} is not one of the methods benchmarked")
+    out = {}
+    for m in methods:
+        params = parse_settings(tuple(shared))
+        for path, values in parse_settings(tuple(own[m])).items():
+            params.setdefault(path, {}).update(values)
+        out[m] = params
+    return out
+
+
 def parse_uses(uses: tuple[str, ...], **shortcuts: str | None) -> dict[str, str]:
     """``("nonblind.prior=tv",)`` plus shortcut options -> component names by slot path."""
     components = {slot: name for slot, name in shortcuts.items() if name}
@@ -517,7 +539,7 @@ def eval_command(
     "settings",
     multiple=True,
     metavar="SLOT.PARAM=VALUE",
-    help="Parameter override for every method (repeatable).",
+    help="Parameter override for every method, or for one as METHOD:SLOT.PARAM=VALUE (repeatable).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.pass_obj
@@ -537,23 +559,23 @@ def bench_command(
     from deblur.pipeline import resolve_method, resolve_solver
 
     registry = state.registry()
-    params = parse_settings(settings)
+    params = bench_settings(settings, methods)
     for method in methods:
         kind, name = parse_method(method)
         if kind == "blind":
-            resolve_method(registry, name, params=params)
+            resolve_method(registry, name, params=params[method])
         else:
-            resolve_solver(registry, name, need="non-blind", params=params)
+            resolve_solver(registry, name, need="non-blind", params=params[method])
     names = None if images is None else [n.strip() for n in images.split(",") if n.strip()]
     items = load_dataset(spec, limit=limit, kernel_size=kernel_size, images=names)
     with progress_bar("bench", quiet) as progress:
         report = run_bench(
             list(methods),
             items,
-            run=lambda m, item, o: default_run(m, item, o, registry=registry),
+            run=lambda m, item, _: default_run(m, item, params[m], registry=registry),
             dataset=spec,
             out_dir=out_dir,
-            overrides=params,
+            overrides={m: p for m, p in params.items() if p},
             progress=progress,
         )
     click.echo(report.to_markdown())

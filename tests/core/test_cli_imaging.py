@@ -149,6 +149,15 @@ def test_bench_takes_settings_for_all_methods_or_one(tmp_path: Path) -> None:
     assert settings["true-kernel:wiener"] == {"solver": {"boundary": "valid", "balance": 0.01}}
 
 
+def test_bench_keeps_blind_kernels(tmp_path: Path) -> None:
+    result = invoke(
+        "bench", "classic", "--dataset", "synthetic:1", "--kernel-size", "9", "--out", tmp_path, "-q"
+    )
+    assert result.exit_code == 0, result.output
+    kernel = read_kernel(tmp_path / "kernels" / "classic" / "synthetic000.npy")
+    assert kernel.shape == (1, 1, 9, 9) and abs(float(kernel.sum()) - 1) < 1e-5
+
+
 def test_bench_refuses_settings_for_a_method_not_benchmarked(tmp_path: Path) -> None:
     result = invoke("bench", "classic", "--dataset", "synthetic:1", "--set", "dipmc:solver.steps=3")
     assert result.exit_code == 2

@@ -541,9 +541,12 @@ def run_bench(
 ) -> BenchReport:
     """Run every method on every item, score them and (with ``out_dir``) write the outputs.
 
-    ``out_dir`` receives ``report.md``, ``report.json`` and ``montages/<image>.png``; the reports are
-    rewritten after every image, so an interrupted run keeps what it finished.
+    ``out_dir`` receives ``report.md``, ``report.json``, ``montages/<image>.png`` and each blind
+    method's estimated kernel as ``kernels/<method>/<image>.npy``; the reports are rewritten after every
+    image, so an interrupted run keeps what it finished.
     """
+    from deblur.io import write_kernel
+
     if not methods:
         raise InputError("no methods to benchmark")
     if not items:
@@ -553,6 +556,9 @@ def run_bench(
     out = None if out_dir is None else Path(out_dir)
     if out is not None:
         (out / "montages").mkdir(parents=True, exist_ok=True)
+        for m in methods:
+            if parse_method(m)[0] == "blind":
+                (out / "kernels" / m).mkdir(parents=True, exist_ok=True)
     report = BenchReport(
         dataset=dataset, methods=list(methods), scores=[], settings={"overrides": dict(overrides or {})}
     )
@@ -565,9 +571,10 @@ def run_bench(
             seconds = time.perf_counter() - start
             s = score(item, m, result, seconds)
             report.scores.append(s)
-            panels.append(
-                (m, result.image.clamp(0, 1), result.kernel if parse_method(m)[0] == "blind" else None)
-            )
+            blind = parse_method(m)[0] == "blind"
+            panels.append((m, result.image.clamp(0, 1), result.kernel if blind else None))
+            if out is not None and blind and result.kernel is not None:
+                write_kernel(out / "kernels" / m / f"{item.name}.npy", result.kernel)
             step += 1
             if progress is not None:
                 progress("bench", step, total, psnr=s.psnr, seconds=seconds)

@@ -1,0 +1,127 @@
+"""Hook implementations of deblur-gankernel: cheap to import (records only; factories are import strings)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from deblur.plugins import (
+    KernelRepresentationRecord,
+    MethodRecord,
+    PriorRecord,
+    Requirement,
+    SolverRecord,
+    TrainerRecord,
+    hookimpl,
+)
+
+GANKERNEL = (
+    "Zhang, Yue, Wang, Zhao & Meng, Blind image deconvolution by generative-based kernel prior and "
+    "initializer via latent encoding, ECCV 2024"
+)
+
+#: The paper's configuration (Sec. 4.1: SelfDeblur's image network and schedule, whole image).
+PAPER = {
+    "solver": {
+        "steps": 5000,
+        "lr_image": 1e-2,
+        "lr_kernel": 5e-4,
+        "milestones": [0.4, 0.6, 0.8],
+        "gamma": 0.5,
+        "width": 128,
+        "levels": 5,
+        "skip": 16,
+        "crop": None,
+        "kernel_threshold": 0.0,
+        "threads": None,
+    },
+    "kernel_rep": {"space": "w", "init": "encoder"},
+}
+
+#: The CPU preset: the factories' defaults on one torch thread (the networks are small).
+FAST = {"solver": {"threads": 1}}
+COMPONENTS = {"kernel_rep": "gan-latent", "nonblind": "hqs"}
+
+
+@hookimpl
+def deblur_priors() -> Iterator[PriorRecord]:
+    yield PriorRecord(
+        name="gan-kernel-prior",
+        summary="Pre-trained GAN kernel generator: sample, project onto its manifold, distance penalty",
+        factory="deblur_gankernel.prior:GanKernelPrior",
+        provides={"kernel", "penalty", "generator", "projection", "sample", "pretrained"},
+        citation=GANKERNEL,
+    )
+
+
+@hookimpl
+def deblur_kernel_representations() -> Iterator[KernelRepresentationRecord]:
+    yield KernelRepresentationRecord(
+        name="gan-latent",
+        summary="Kernel on a pre-trained GAN's manifold (feature map w, code z or weights), encoder start",
+        factory="deblur_gankernel.representation:gan_latent",
+        provides={"kernel", "differentiable", "latent", "pretrained", "initializable"},
+        citation=GANKERNEL,
+    )
+
+
+@hookimpl
+def deblur_solvers() -> Iterator[SolverRecord]:
+    yield SolverRecord(
+        name="gankernel",
+        summary="Joint Adam on a DIP image and a kernel representation (Algorithm 2), then non-blind",
+        factory="deblur_gankernel.solver:GanKernelSolver",
+        provides={"blind"},
+        requires={
+            "kernel_rep": Requirement(
+                "kernel_representation",
+                {"kernel", "differentiable"},
+                default="gan-latent",
+                summary="how the kernel is parameterised while it is estimated",
+            ),
+            "nonblind": Requirement(
+                "solver",
+                {"non-blind"},
+                default="hqs",
+                summary="final deconvolution with the estimated kernel",
+            ),
+        },
+        citation=GANKERNEL,
+    )
+
+
+@hookimpl
+def deblur_methods() -> Iterator[MethodRecord]:
+    yield MethodRecord(
+        name="gankernel",
+        summary="GAN kernel prior + encoder start, CPU preset: 128 px window, narrow DIP, 1500 steps",
+        solver="gankernel",
+        components=COMPONENTS,
+        params=FAST,
+        needs_weights=True,
+        citation=GANKERNEL,
+    )
+    yield MethodRecord(
+        name="gankernel-paper",
+        summary="GAN kernel prior + encoder start as published: whole image, SelfDeblur DIP, 5000 steps",
+        solver="gankernel",
+        components=COMPONENTS,
+        params=PAPER,
+        needs_weights=True,
+        citation=GANKERNEL,
+    )
+
+
+@hookimpl
+def deblur_trainers() -> Iterator[TrainerRecord]:
+    yield TrainerRecord(
+        name="gankernel-generator",
+        summary="Adversarial training of the kernel generator on camera-shake kernels (Sec. 3.3)",
+        factory="deblur_gankernel.train_generator:train",
+        citation=GANKERNEL,
+    )
+    yield TrainerRecord(
+        name="gankernel-initializer",
+        summary="Collaborative training of the latent-code kernel initializer (Sec. 3.4, Algorithm 1)",
+        factory="deblur_gankernel.train_initializer:train",
+        citation=GANKERNEL,
+    )

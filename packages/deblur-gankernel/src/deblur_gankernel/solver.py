@@ -1,0 +1,333 @@
+r"""The blind solver ``gankernel``: DIP image, GAN-latent kernel, joint Adam (Sec. 3.5, Algorithm 2).
+
+The image is a deep image prior :math:`x = G_x(z_x; \theta_x)` (core's
+:class:`deblur.nn.DIPGenerator`, the skip hourglass of SelfDeblur, Ren et al. CVPR 2020, on a fixed
+input :math:`z_x \sim \mathcal U(0, 0.1)` perturbed by :math:`\mathcal N(0, 0.001^2)` noise at every
+step as in SelfDeblur's code), the kernel comes from the ``kernel_rep`` slot (``gan-latent`` by
+default: :math:`k = G_k^{(w)}(w)` with :math:`w_0 = g_1(E(y))`, which this solver sets by calling the
+representation's ``initialize(y)``). Both minimise (Eq. 6)
+
+.. math:: \mathcal L(w, \theta_x) = \tfrac{1}{|y|}\,
+    \| (G_k^{(w)}(w) \circledast G_x(z_x; \theta_x))_{valid} - y \|_2^2
+
+with the "valid" blur model (the latent is :math:`(H + h - 1) \times (W + w - 1)`; nothing is assumed
+outside ``y``) by simultaneous Adam steps on both (Algorithm 2, lines 3-4), the learning rates 5e-4
+(kernel variables) and 1e-2 (image network) halved at 40%, 60% and 80% of the run (SelfDeblur's
+MultiStepLR at 2000, 3000 and 4000 of 5000 steps).
+
+The estimated kernel (optionally cleaned of entries below a fraction of its peak and centred) goes to
+the ``nonblind`` solver on the whole observation (core's ``hqs`` by default); :math:`G_x`'s output on
+the observation grid of the estimation window is kept as ``extras["dip_output"]``.
+
+Presets: the method ``gankernel-paper`` is the paper's configuration (whole image, SelfDeblur's
+5 x 128 channels with 16-channel skips, 5000 steps; GPU-sized). The factory's defaults are the CPU
+preset (method ``gankernel``): the kernel is estimated on the luminance of a 128 px textured window
+(:func:`deblur.regions.textured_window`; at least three kernel sides), :math:`G_x` has 5 levels of 16
+channels (4-channel skips), 1500 steps with the schedule scaled, one torch thread.
+
+Kernel size: the run context's ``kernel_size``, else the ``kernel_size`` parameter, else 31, the size
+of the first shipped generator (``gan-latent`` has weights for a few sizes only; see
+:func:`deblur_gankernel.store.shipped_sizes`).
+
+References:
+    Zhang, Yue, Wang, Zhao & Meng, Blind image deconvolution by generative-based kernel prior and
+    initializer via latent encoding, ECCV 2024.
+    Ren, Zhang, Wang, Hu & Zuo, Neural blind deconvolution using deep priors, CVPR 2020.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+
+from deblur.checks import count, fraction, positive
+from deblur.context import RunContext, torch_threads
+from deblur.errors import CompositionError, InputError
+from deblur.kernels import center, threshold
+from deblur.nn import DIPGenerator, dip_input
+from deblur.operators.uniform import convolve
+from deblur.regions import textured_window
+from deblur.result import Result
+from deblur.solvers.classic import luminance
+
+__all__ = ["GanKernelSolver", "JointDIP"]
+
+COLORS = ("luminance", "rgb")
+DEFAULT_SIZE = 31
+
+
+@contextmanager
+def _seeded(g: torch.Generator) -> Iterator[None]:
+    """Torch's global CPU generator seeded from ``g`` inside the block, restored afterwards (networks
+    draw their initial weights from it)."""
+    seed = int(torch.randint(2**62, (1,), generator=g, device=g.device))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+class JointDIP:
+    """The state of Algorithm 2: image network, its input, the kernel representation, one optimiser.
+
+    Args:
+        image_net: :math:`G_x` on the latent grid of ``y``.
+        z: its fixed input (1, in_channels, H + h - 1, W + w - 1).
+        kernel_rep: a kernel representation module (``forward()`` -> kernel, ``constrain()``).
+        y: the observation (window) (1, C, H, W).
+        lr_image, lr_kernel: Adam learning rates.
+        milestones: steps at which both rates are multiplied by ``gamma``.
+        input_noise: std of the noise added to ``z`` at every step.
+    """
+
+    def __init__(
+        self,
+        image_net: torch.nn.Module,
+        z: torch.Tensor,
+        kernel_rep: torch.nn.Module,
+        y: torch.Tensor,
+        *,
+        lr_image: float,
+        lr_kernel: float,
+        milestones: list[int],
+        gamma: float,
+        input_noise: float,
+    ) -> None:
+        self.image_net, self.z, self.kernel_rep, self.y = image_net, z, kernel_rep, y
+        self.input_noise = input_noise
+        self.image_net.train()
+        self.kernel_rep.train()
+        self.opt = torch.optim.Adam(
+            [
+                {"params": list(image_net.parameters()), "lr": lr_image},
+                {"params": list(kernel_rep.parameters()), "lr": lr_kernel},
+            ]
+        )
+        self.schedule = torch.optim.lr_scheduler.MultiStepLR(self.opt, milestones, gamma)
+
+    def image(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        """:math:`G_x(z_x + \\epsilon)`, the noise drawn with ``generator``; :math:`G_x(z_x)` without one."""
+        z = self.z
+        if generator is not None and self.input_noise > 0:
+            z = z + self.input_noise * torch.randn(z.shape, generator=generator, device=generator.device).to(
+                z
+            )
+        return self.image_net(z)
+
+    def loss(self, x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """Mean squared reblur error of Eq. 6 (valid boundary)."""
+        return (convolve(x, k, boundary="valid") - self.y).square().mean()
+
+    def step(self, generator: torch.Generator) -> float:
+        """One joint Adam step on :math:`\\theta_x` and the kernel variables; returns the loss before it."""
+        loss = self.loss(self.image(generator), self.kernel_rep())
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.schedule.step()
+        self.kernel_rep.constrain()
+        return float(loss.detach())
+
+
+class GanKernelSolver:
+    r"""The blind solver ``gankernel``: ``GanKernelSolver(kernel_rep=..., nonblind=..., **params)``.
+
+    Called as ``(y, ctx) -> Result``. Slots: ``kernel_rep`` a kernel-representation builder
+    ``(size) -> module`` (``gan-latent`` by default; any other works, and one with ``initialize(y)`` is
+    initialised from the observation window), ``nonblind`` a solver ``(y, k) -> x``. The defaults are the
+    CPU preset; ``gankernel-paper`` sets the paper's values.
+
+    Args:
+        steps: iterations ``T`` of Algorithm 2.
+        lr_image, lr_kernel: Adam learning rates of :math:`G_x` and of the kernel variables
+            (paper: 1e-2 and 5e-4).
+        milestones: fractions of ``steps`` at which both rates are multiplied by ``gamma``
+            (SelfDeblur: 0.4, 0.6, 0.8 and 0.5).
+        gamma: the decay factor.
+        width, levels, skip: :math:`G_x`'s channels per level, number of levels (at most
+            ``log2(min side) - 1``) and skip channels (SelfDeblur: 128, 5, 16).
+        in_channels: channels of :math:`z_x` (SelfDeblur: 8).
+        input_noise: std of the noise added to :math:`z_x` at every step (SelfDeblur: 0.001).
+        crop: side of the observation window the kernel is estimated on (at least three kernel sides;
+            ``None`` or a side not smaller than the image: the whole image).
+        color: ``"luminance"`` (estimate on the luminance, deconvolve every channel) or ``"rgb"``
+            (:math:`G_x` makes all channels).
+        kernel_size: odd kernel support when the run context gives none (default 31).
+        kernel_threshold: zero kernel entries below this fraction of the peak before the non-blind step
+            (0: keep the generator's kernel).
+        center_kernel: shift the estimate so its centre of mass is the central pixel.
+        threads: torch CPU threads during the run (``None``: unchanged).
+    """
+
+    def __init__(
+        self,
+        *,
+        kernel_rep: Callable[[int], torch.nn.Module],
+        nonblind: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        steps: int = 1500,
+        lr_image: float = 1e-2,
+        lr_kernel: float = 5e-4,
+        milestones: tuple[float, ...] = (0.4, 0.6, 0.8),
+        gamma: float = 0.5,
+        width: int = 16,
+        levels: int = 5,
+        skip: int = 4,
+        in_channels: int = 8,
+        input_noise: float = 0.001,
+        crop: int | None = 128,
+        color: str = "luminance",
+        kernel_size: int | None = None,
+        kernel_threshold: float = 0.0,
+        center_kernel: bool = True,
+        threads: int | None = None,
+    ) -> None:
+        for name, part in (("kernel_rep", kernel_rep), ("nonblind", nonblind)):
+            if not callable(part):
+                raise CompositionError(f"gankernel slot {name!r} needs a callable, got {part!r}")
+        self.kernel_rep, self.nonblind = kernel_rep, nonblind
+        self.steps = count("steps", steps, 1)
+        self.lr_image = positive("lr_image", lr_image)
+        self.lr_kernel = positive("lr_kernel", lr_kernel)
+        self.milestones = tuple(sorted(fraction("milestones", m) for m in milestones))
+        self.gamma = positive("gamma", gamma)
+        self.width = count("width", width, 1)
+        self.levels = count("levels", levels, 1)
+        self.skip = count("skip", skip, 0)
+        self.in_channels = count("in_channels", in_channels, 1)
+        self.input_noise = positive("input_noise", input_noise, allow_zero=True)
+        self.crop = None if crop is None else count("crop", crop, 8)
+        if color not in COLORS:
+            raise InputError(f"color must be one of {', '.join(COLORS)}, got {color!r}")
+        self.color = color
+        self.kernel_size = None if kernel_size is None else self._check_size(kernel_size)
+        self.kernel_threshold = fraction("kernel_threshold", kernel_threshold)
+        if self.kernel_threshold >= 1:
+            raise InputError(f"kernel_threshold must be below 1, got {kernel_threshold}")
+        self.center_kernel = bool(center_kernel)
+        self.threads = None if threads is None else count("threads", threads, 1)
+
+    @staticmethod
+    def _check_size(size: int) -> int:
+        if isinstance(size, bool) or int(size) != size or size < 1 or size % 2 == 0:
+            raise InputError(f"kernel size must be an odd positive integer, got {size!r}")
+        return int(size)
+
+    def params(self) -> dict[str, Any]:
+        """The resolved parameters (JSON-serialisable), recorded in ``Result.config["gankernel"]``."""
+        return {
+            "steps": self.steps,
+            "lr_image": self.lr_image,
+            "lr_kernel": self.lr_kernel,
+            "milestones": list(self.milestones),
+            "gamma": self.gamma,
+            "width": self.width,
+            "levels": self.levels,
+            "skip": self.skip,
+            "in_channels": self.in_channels,
+            "input_noise": self.input_noise,
+            "crop": self.crop,
+            "color": self.color,
+            "kernel_threshold": self.kernel_threshold,
+            "center_kernel": self.center_kernel,
+            "threads": self.threads,
+        }
+
+    def window(self, y: torch.Tensor, size: int) -> tuple[int, int, int, int]:
+        """``(top, left, height, width)`` of the observation window the kernel is estimated on."""
+        H, W = y.shape[-2:]
+        if self.crop is None:
+            return 0, 0, H, W
+        side = max(self.crop, 3 * size)
+        h, w = min(side, H), min(side, W)
+        if (h, w) == (H, W):
+            return 0, 0, H, W
+        top, left = textured_window(y, (h, w))
+        return top, left, h, w
+
+    def build(self, y: torch.Tensor, size: int, ctx: RunContext) -> tuple[JointDIP, torch.Generator]:
+        """The state of Algorithm 2 for the window ``y`` (1, C, H, W), and the run's random generator."""
+        g = ctx.generator()
+        H, W = y.shape[-2:]
+        latent = (H + size - 1, W + size - 1)
+        levels = min(self.levels, int(math.log2(min(latent))) - 1)
+        with _seeded(g):
+            net = DIPGenerator(self.in_channels, y.shape[1], (self.width,) * levels, skip_channels=self.skip)
+            rep = self.kernel_rep(size)
+        net = net.to(device=y.device, dtype=y.dtype)
+        rep = rep.to(device=y.device, dtype=y.dtype)
+        if callable(getattr(rep, "initialize", None)):
+            rep.initialize(y)
+        z = dip_input(self.in_channels, latent, g).to(device=y.device, dtype=y.dtype)
+        milestones = sorted({max(1, round(m * self.steps)) for m in self.milestones})
+        state = JointDIP(
+            net,
+            z,
+            rep,
+            y,
+            lr_image=self.lr_image,
+            lr_kernel=self.lr_kernel,
+            milestones=milestones,
+            gamma=self.gamma,
+            input_noise=self.input_noise,
+        )
+        return state, g
+
+    def __call__(self, y: torch.Tensor, ctx: RunContext) -> Result:
+        with torch_threads(self.threads):
+            return self.solve(y, ctx)
+
+    def solve(self, y: torch.Tensor, ctx: RunContext) -> Result:
+        """Estimate the kernel of ``y`` (1, C, H, W) by Algorithm 2, then deconvolve (see the class)."""
+        if not isinstance(y, torch.Tensor) or y.ndim != 4 or y.shape[0] != 1 or y.shape[1] not in (1, 3):
+            shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+            raise InputError(
+                f"gankernel deblurs one image at a time: need a (1, 1 or 3, H, W) tensor, got {shape}"
+            )
+        if not y.is_floating_point() or not bool(torch.isfinite(y).all()):
+            raise InputError("image must be a floating-point tensor with finite values")
+        H, W = y.shape[-2:]
+        size = ctx.kernel_size if ctx.kernel_size is not None else self.kernel_size
+        size = DEFAULT_SIZE if size is None else self._check_size(size)
+        if 2 * size > min(H, W):
+            raise InputError(f"kernel size {size} is too large for a {H}x{W} image (at most half its side)")
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        target = luminance(y) if self.color == "luminance" else y
+        top, left, h, w = self.window(target, size)
+        observed = target[..., top : top + h, left : left + w]
+        state, g = self.build(observed, size, ctx)
+        timings["setup"] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        losses = []
+        for t in range(self.steps):
+            losses.append(state.step(g))
+            ctx.progress("gankernel", t + 1, self.steps, loss=losses[-1])
+        timings["kernel_estimation"] = time.perf_counter() - start
+
+        with torch.no_grad():
+            k = state.kernel_rep().detach()
+            k = threshold(k, self.kernel_threshold) if self.kernel_threshold > 0 else k
+            k = center(k) if self.center_kernel else k
+            r0 = c0 = size - 1 - size // 2
+            dip_output = state.image()[..., r0 : r0 + h, c0 : c0 + w]
+
+        start = time.perf_counter()
+        ctx.progress("non-blind", 1, 1)
+        x = self.nonblind(y, k)
+        timings["nonblind"] = time.perf_counter() - start
+        return Result(
+            image=x,
+            kernel=k,
+            extras={"dip_output": dip_output},
+            history={"loss": losses},
+            timings=timings,
+            config={
+                "kernel_size": size,
+                "gankernel": {**self.params(), "window": [top, left, h, w]},
+            },
+        )

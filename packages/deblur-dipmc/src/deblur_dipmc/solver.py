@@ -27,8 +27,8 @@ generator and one torch thread): the kernel is estimated on a 128 px textured wi
 (:func:`~deblur.regions.textured_window`, the region selection the paper names as a speed-up),
 :math:`G_x` has 5 levels x 16 channels, the schedule is scaled to 2500 steps (about 0.05 s a step) with
 the kernel's learning rate raised to 3e-4 so it travels as far in half the steps (measured on three Levin
-images: +2.4, +0.9 and +0.0 dB over 1e-4), and the kernel's softmax floor is cut at 10% of its peak
-(on four Levin images +0.7 dB on average over 5%). Every choice is a parameter (``--set``).
+images: +2.4, +0.9 and +0.0 dB over 1e-4), and the kernel's softmax floor is cut at 5% of its peak
+(a 10% cut scored 0.1 dB less on five Levin images). Every choice is a parameter (``--set``).
 
 After training, the kernel (optionally cleaned of entries below a fraction of its peak and centred by
 its centre of mass) goes to the ``nonblind`` solver on the full observation (the two-stage protocol of
@@ -258,7 +258,7 @@ class DIPMC:
         mc_samples: int = 8,
         color: str = "luminance",
         kernel_size: int | None = None,
-        kernel_threshold: float = 0.1,
+        kernel_threshold: float = 0.05,
         center_kernel: bool = True,
         threads: int | None = None,
     ) -> None:

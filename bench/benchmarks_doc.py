@@ -17,6 +17,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see deblur/cli.py
 
 import argparse
+import json
 import shlex
 import shutil
 import subprocess
@@ -66,8 +67,21 @@ RUNS = {
     "levin-classic": Run(("classic",)),
     "levin-dipmc": Run(("dipmc",)),
     "levin-dipmc-no-mc": Run(("dipmc",), ("--set", "solver.randomize=none"), tuple(LARGE_KERNELS)),
+    "levin-gankernel": Run(("gankernel",), ("--kernel-size", "31")),
+    "levin-gankernel-z": Run(
+        ("gankernel",), ("--kernel-size", "31", "--set", "kernel_rep.space=z"), tuple(LARGE_KERNELS)
+    ),
+    "levin-gankernel-generator": Run(
+        ("gankernel",), ("--kernel-size", "31", "--set", "kernel_rep.space=generator"), tuple(LARGE_KERNELS)
+    ),
 }
-BLIND = ["levin-classic", "levin-dipmc"]
+BLIND = ["levin-classic", "levin-dipmc", "levin-gankernel"]
+#: Table 3 of the GAN-kernel paper: which variables of the kernel generator the BID process optimises.
+GANKERNEL_SPACES = {
+    "w (Eq. 6)": "levin-gankernel",
+    "z (Eq. 5)": "levin-gankernel-z",
+    "z and the generator": "levin-gankernel-generator",
+}
 
 
 def report(name: str, levin: Path, rerun: set[str], only_existing: bool) -> BenchReport | None:
@@ -155,6 +169,41 @@ def ablation(full: BenchReport, no_mc: BenchReport) -> str:
     return "\n".join(lines)
 
 
+def spaces(runs: dict[str, BenchReport]) -> str:
+    """PSNR / MNC per image of the kernel-space variants on the large-kernel images (Table 3 in spirit)."""
+    header = "| image | " + " | ".join(runs) + " |"
+    lines = [header, "|---|" + "---:|" * len(runs)]
+    by_run = {label: {s.image: s for s in r.scores} for label, r in runs.items()}
+    for image in LARGE_KERNELS:
+        cells = [by_run[label].get(image) for label in runs]
+        if any(c is None for c in cells):
+            continue
+        lines.append(f"| {image} | " + " | ".join(f"{c.psnr:.2f} / {c.mnc:.3f}" for c in cells) + " |")
+    rows = len(lines) - 2
+    if rows:
+        means = [sum(by_run[label][i].psnr for i in LARGE_KERNELS if i in by_run[label]) for label in runs]
+        lines.append("| mean PSNR | " + " | ".join(f"{m / rows:.2f}" for m in means) + " |")
+    return "\n".join(lines)
+
+
+def gankernel_init() -> str:
+    """The initializer table written by bench/gankernel_figures.py (docs/images/gankernel-init.json)."""
+    path = DOCS / "images" / "gankernel-init.json"
+    if not path.is_file():
+        return "(run `python bench/gankernel_figures.py --out docs/images` first)"
+    data = json.loads(path.read_text())
+    lines = [
+        "| kernel size | G(E(y)): initializer | G(z_avg): average kernel | G(z), z ~ N(0, I): random "
+        "| inversion of the true kernel |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for size, r in data["sizes"].items():
+        lines.append(
+            f"| {size} | {r['encoder']:.3f} | {r['average']:.3f} | {r['random']:.3f} | {r['inversion']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--levin", required=True, type=Path, help="the Levin benchmark folder")
@@ -166,6 +215,9 @@ def main() -> None:
     def get(name: str) -> BenchReport | None:
         return report(name, args.levin, rerun, args.only_existing)
 
+    def get_existing(name: str) -> BenchReport | None:
+        return report(name, args.levin, rerun, only_existing=True)
+
     speed = operator_speed()
     nonblind = get("levin-nonblind")
     blind_runs = [(name, r) for name in BLIND if (r := get(name)) is not None]
@@ -173,6 +225,12 @@ def main() -> None:
     montages = "\n".join(copy_montages(name, r.methods[0]) for name, r in blind_runs)
     full, no_mc = dict(blind_runs).get("levin-dipmc"), get("levin-dipmc-no-mc")
     dipmc_ablation = ablation(full, no_mc) if full and no_mc else "(not run)"
+    gan_runs = {label: r for label, name in GANKERNEL_SPACES.items() if (r := get_existing(name)) is not None}
+    gan_spaces = spaces(gan_runs) if len(gan_runs) > 1 else "(not run)"
+    space_commands = ", ".join(f"`{shown(n)}`" for n in list(GANKERNEL_SPACES.values())[1:])
+    grids = " ".join(
+        f"![{p.stem}](images/{p.name})" for p in sorted((DOCS / "images").glob("gankernel-kernels-*.png"))
+    )
     clock = "\n".join(
         f"- {line}" for line in clock_montage(45, ["{}", LOW_TEXTURE], DOCS / "images" / "clock_motion.png")
     )
@@ -207,7 +265,10 @@ is faster). Timings on a shared machine vary by about +-30% between runs.
 
 {tables(nonblind.to_markdown(), per_image=False) if nonblind else "(not run)"}
 
-## Blind methods (Levin, {n_images} images, kernel size = the true kernel's)
+## Blind methods (Levin, {n_images} images)
+
+Kernel size: the true kernel's, except `gankernel`, which runs at 31 px, its generator's size (the
+issue's protocol).
 
 ```bash
 {commands}
@@ -230,6 +291,24 @@ DIP of Eq. 7, i.e. SelfDeblur's MAP_{{x,k}} with DIP-MC's networks and schedule)
 `{shown("levin-dipmc-no-mc")}`
 
 {dipmc_ablation}
+
+## GAN kernel prior and initializer (deblur-gankernel)
+
+Kernels synthesised by core's camera-trajectory generator (top rows) and drawn from the shipped
+generators (bottom rows), as the paper's Fig. 4 (`python bench/gankernel_figures.py --out docs/images`):
+
+{grids}
+
+The initializer alone (encoder then generator, no optimisation) on 50 held-out synthetic blurred crops
+per size: mean kernel MNC against the true kernel, with Table 4's two image-independent starts and, as
+the ceiling, the GAN inversion of the true kernel itself:
+
+{gankernel_init()}
+
+Which kernel variables the BID process optimises (Table 3 in spirit; PSNR / MNC, `--kernel-size 31`,
+the large-kernel images): {space_commands}
+
+{gan_spaces}
 
 ## A real motion-blurred photo
 

@@ -274,8 +274,11 @@ issue's protocol).
 {commands}
 ```
 
-Each method runs in its own process, one after the other or side by side (seconds are wall time of the
-method alone on the machine named below; two runs side by side on 2 cores slow each other a little).
+Each method runs in its own process (single-threaded: `classic` and `dipmc` set one torch thread). The
+seconds are wall time per image on the shared 2-core machine named below: where other jobs ran beside a
+benchmark (a training run, a second benchmark) an image takes up to twice as long, which shows as the
+200-270 s entries of `dipmc` (its idle median is about 115 s). Long runs may be split with `--images`
+and merged by `python bench/merge_reports.py OUT PART...` (the `dipmc` row was run in two parts).
 
 {tables(blind.to_markdown())}
 
@@ -291,6 +294,10 @@ DIP of Eq. 7, i.e. SelfDeblur's MAP_{{x,k}} with DIP-MC's networks and schedule)
 `{shown("levin-dipmc-no-mc")}`
 
 {dipmc_ablation}
+
+One seed per image. In the fast preset the randomization helps where the deterministic DIP goes wrong
+(im02_ker04) and costs a little on several others; the paper's large gain on large kernels was
+measured with its full-size networks and 5000 steps, which this table does not reproduce.
 
 ## GAN kernel prior and initializer (deblur-gankernel)
 

@@ -24,15 +24,15 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
+import numpy as np
+import torch
+from PIL import Image
 
-from deblur.kernels import kernel_to_image  # noqa: E402
-from deblur.metrics import kernel_mnc  # noqa: E402
-from deblur_gankernel.data import BlurredCrops, motion_kernels  # noqa: E402
-from deblur_gankernel.inversion import invert  # noqa: E402
-from deblur_gankernel.store import load_encoder, load_generator, shipped_sizes  # noqa: E402
+from deblur.kernels import kernel_to_image
+from deblur.metrics import kernel_mnc
+from deblur_gankernel.data import BlurredCrops, motion_kernels
+from deblur_gankernel.inversion import invert
+from deblur_gankernel.store import load_encoder, load_generator, shipped_sizes
 
 SEED = 20240917
 """Seed of the held-out kernels and images (training used seeds 0 and 1_000_003)."""
@@ -61,7 +61,7 @@ def network_length(size: int) -> list[float]:
 def initialisations(size: int, n: int) -> dict[str, float]:
     """Mean MNC of Table 4's starts (and of the best on-manifold kernel) on ``n`` held-out crops."""
     loaded = load_generator(size)
-    encoder, card = load_encoder(size, generator=loaded)
+    encoder, _ = load_encoder(size, generator=loaded)
     data = BlurredCrops(size, encoder.config.crop, length=tuple(network_length(size)))
     g = torch.Generator().manual_seed(SEED + size)
     y, k = data.batch(n, g)
@@ -93,7 +93,10 @@ def main() -> None:
     for size in sizes:
         print(f"wrote {kernel_grid(size, args.columns, args.out)}")
         rows[size] = initialisations(size, args.images)
-    header = "| kernel size | G(E(y)) (initializer) | G(z_avg) (average) | G(z), z ~ N(0, I) | inversion of true k |"
+    header = (
+        "| kernel size | G(E(y)) (initializer) | G(z_avg) (average) | G(z), z ~ N(0, I) "
+        "| inversion of true k |"
+    )
     lines = [header, "|---|---|---|---|---|"]
     for size, r in rows.items():
         lines.append(

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from deblur.errors import InputError
+from deblur.seeding import seeded
 from deblur_dipmc.generators import image_generator
 from deblur_dipmc.kernels import fcn_kernel, kernel_net
-from deblur_dipmc.seeding import seeded
 
 
 def gen(seed: int) -> torch.Generator:

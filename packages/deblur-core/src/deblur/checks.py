@@ -6,7 +6,7 @@ import math
 
 from deblur.errors import InputError
 
-__all__ = ["count", "fraction", "positive", "within"]
+__all__ = ["count", "fraction", "odd_size", "positive", "within"]
 
 
 def positive(name: str, value: float, allow_zero: bool = False) -> float:
@@ -31,6 +31,13 @@ def within(name: str, value: float, low: float, high: float) -> float:
     if not (math.isfinite(value) and low < value <= high):
         raise InputError(f"{name} must be in ({low:g}, {high:g}], got {value}")
     return value
+
+
+def odd_size(size: int) -> int:
+    """``size`` as an odd positive integer (a kernel side)."""
+    if isinstance(size, bool) or int(size) != size or size < 1 or size % 2 == 0:
+        raise InputError(f"kernel size must be an odd positive integer, got {size!r}")
+    return int(size)
 
 
 def count(name: str, value: int, minimum: int) -> int:

@@ -98,3 +98,14 @@ def pick_device(device: str | torch.device | None, like: torch.Tensor) -> torch.
     if target.type == "cuda" and not torch.cuda.is_available():
         raise InputError(f"device {device!r} requested but CUDA is not available")
     return target
+
+
+def check_one_image(y: Any, method: str) -> None:
+    """Refuse anything but one finite floating-point (1, 1 or 3, H, W) image, naming ``method``."""
+    if not isinstance(y, torch.Tensor) or y.ndim != 4 or y.shape[0] != 1 or y.shape[1] not in (1, 3):
+        shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+        raise InputError(
+            f"{method} deblurs one image at a time: need a (1, 1 or 3, H, W) tensor, got {shape}"
+        )
+    if not y.is_floating_point() or not bool(torch.isfinite(y).all()):
+        raise InputError("image must be a floating-point tensor with finite values")

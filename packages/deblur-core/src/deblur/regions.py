@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["textured_window"]
+__all__ = ["estimation_window", "textured_window"]
 
 
 def _box(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
@@ -35,3 +35,20 @@ def textured_window(y: torch.Tensor, size: tuple[int, int]) -> tuple[int, int]:
     score = (a + c) / 2 - torch.sqrt(((a - c) / 2) ** 2 + b**2)
     best = int(score.flatten().argmax())
     return divmod(best, score.shape[-1])
+
+
+def estimation_window(y: torch.Tensor, size: int, crop: int | None) -> tuple[int, int, int, int]:
+    """``(top, left, height, width)`` of the window of ``y`` (1, C, H, W) to estimate a ``size`` kernel on.
+
+    The most textured window of side ``max(crop, 3 * size)`` (clipped to the image); the whole image when
+    ``crop`` is ``None`` or the window would cover it.
+    """
+    H, W = y.shape[-2:]
+    if crop is None:
+        return 0, 0, H, W
+    side = max(crop, 3 * size)
+    h, w = min(side, H), min(side, W)
+    if (h, w) == (H, W):
+        return 0, 0, H, W
+    top, left = textured_window(y, (h, w))
+    return top, left, h, w

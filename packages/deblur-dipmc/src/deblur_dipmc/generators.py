@@ -31,7 +31,7 @@ from torch import nn
 
 from deblur.errors import InputError
 from deblur.nn import DIPGenerator, dip_input
-from deblur_dipmc.seeding import draw_seed, seeded
+from deblur.seeding import draw_seed, seeded
 
 __all__ = ["RandomizedImageNet", "image_generator"]
 

@@ -24,7 +24,7 @@ Presets: the method ``dipmc-paper`` is the paper's configuration (whole image, 6
 the U-Net :math:`G_k`, 5000 steps: about 2.5 s a step for a 255 px image on one CPU core, GPU-sized).
 The factories' defaults are the CPU preset ``fast`` (method ``dipmc``, which also picks the FCN kernel
 generator and one torch thread): the kernel is estimated on a 128 px textured window
-(:func:`~deblur.regions.textured_window`, the region selection the paper names as a speed-up),
+(:func:`~deblur.regions.estimation_window`, the region selection the paper names as a speed-up),
 :math:`G_x` has 5 levels x 16 channels, the schedule is scaled to 2500 steps (about 0.05 s a step) with
 the kernel's learning rate raised to 3e-4 so it travels as far in half the steps (measured on three Levin
 images: +2.4, +0.9 and +0.0 dB over 1e-4), and the kernel's softmax floor is cut at 5% of its peak
@@ -61,15 +61,16 @@ from typing import Any
 
 import torch
 
-from deblur.checks import count, fraction, positive
+from deblur.checks import count, fraction, odd_size, positive
 from deblur.context import RunContext, torch_threads
 from deblur.errors import CompositionError, InputError
+from deblur.inputs import check_one_image
 from deblur.kernels import center, threshold
 from deblur.operators.uniform import convolve
-from deblur.regions import textured_window
+from deblur.regions import estimation_window
 from deblur.result import Result
+from deblur.seeding import draw_seed, seeded
 from deblur.solvers.classic import auto_kernel_size, luminance
-from deblur_dipmc.seeding import draw_seed, seeded
 
 __all__ = ["DIPMC", "MonteCarloMAPk", "Schedule"]
 
@@ -213,7 +214,7 @@ class DIPMC:
         randomize_kernel: also randomize the kernel network (Sec. 3.5; needs a representation with
             ``dropout``, ``input_noise``, ``stochastic`` and ``generator`` attributes, as this package's).
         crop: side of the observation window the kernel is estimated on, chosen by
-            :func:`~deblur.regions.textured_window` (at least 3 kernel sides); ``None`` or a
+            :func:`~deblur.regions.estimation_window` (at least 3 kernel sides); ``None`` or a
             side not smaller than the image: the whole image.
         early_stop: stop when the mean loss of the last ``patience`` steps fell by less than this
             fraction of the mean of the ``patience`` before (checked after the noise switch; 0: never).
@@ -294,18 +295,12 @@ class DIPMC:
         if color not in COLORS:
             raise InputError(f"color must be one of {', '.join(COLORS)}, got {color!r}")
         self.color = color
-        self.kernel_size = None if kernel_size is None else self._check_size(kernel_size)
+        self.kernel_size = None if kernel_size is None else odd_size(kernel_size)
         self.kernel_threshold = fraction("kernel_threshold", kernel_threshold)
         if self.kernel_threshold >= 1:
             raise InputError(f"kernel_threshold must be below 1, got {kernel_threshold}")
         self.center_kernel = bool(center_kernel)
         self.threads = None if threads is None else count("threads", threads, 1)
-
-    @staticmethod
-    def _check_size(size: int) -> int:
-        if isinstance(size, bool) or int(size) != size or size < 1 or size % 2 == 0:
-            raise InputError(f"kernel size must be an odd positive integer, got {size!r}")
-        return int(size)
 
     def params(self) -> dict[str, Any]:
         """The resolved parameters (JSON-serialisable), recorded in ``Result.config["dipmc"]``."""
@@ -349,15 +344,7 @@ class DIPMC:
 
     def window(self, y: torch.Tensor, size: int) -> tuple[int, int, int, int]:
         """``(top, left, height, width)`` of the observation window the kernel is estimated on."""
-        H, W = y.shape[-2:]
-        if self.crop is None:
-            return 0, 0, H, W
-        side = max(self.crop, 3 * size)
-        h, w = min(side, H), min(side, W)
-        if (h, w) == (H, W):
-            return 0, 0, H, W
-        top, left = textured_window(y, (h, w))
-        return top, left, h, w
+        return estimation_window(y, size, self.crop)
 
     def build(self, y: torch.Tensor, size: int, ctx: RunContext) -> tuple[MonteCarloMAPk, torch.Generator]:
         """The training state for the observation window ``y`` (1, C, H, W) and its random generator."""
@@ -414,16 +401,10 @@ class DIPMC:
 
     def solve(self, y: torch.Tensor, ctx: RunContext) -> Result:
         """Estimate the kernel of ``y`` (1, C, H, W) by Algorithm 1, then deconvolve (see the class)."""
-        if not isinstance(y, torch.Tensor) or y.ndim != 4 or y.shape[0] != 1 or y.shape[1] not in (1, 3):
-            shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
-            raise InputError(
-                f"dipmc deblurs one image at a time: need a (1, 1 or 3, H, W) tensor, got {shape}"
-            )
-        if not y.is_floating_point() or not bool(torch.isfinite(y).all()):
-            raise InputError("image must be a floating-point tensor with finite values")
+        check_one_image(y, "dipmc")
         H, W = y.shape[-2:]
         size = ctx.kernel_size if ctx.kernel_size is not None else self.kernel_size
-        size = auto_kernel_size((H, W)) if size is None else self._check_size(size)
+        size = auto_kernel_size((H, W)) if size is None else odd_size(size)
         if 2 * size > min(H, W):
             raise InputError(f"kernel size {size} is too large for a {H}x{W} image (at most half its side)")
         timings: dict[str, float] = {}

@@ -22,7 +22,7 @@ the observation grid of the estimation window is kept as ``extras["dip_output"]`
 Presets: the method ``gankernel-paper`` is the paper's configuration (whole image, SelfDeblur's
 5 x 128 channels with 16-channel skips, 5000 steps; GPU-sized). The factory's defaults are the CPU
 preset (method ``gankernel``): the kernel is estimated on the luminance of a 128 px textured window
-(:func:`deblur.regions.textured_window`; at least three kernel sides), :math:`G_x` has 5 levels of 16
+(:func:`deblur.regions.estimation_window`; at least three kernel sides), :math:`G_x` has 5 levels of 16
 channels (4-channel skips), 1500 steps with the schedule scaled, the kernel's learning rate 5e-3 (ten
 times the paper's, for the shorter run), one torch thread.
 
@@ -40,36 +40,27 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from deblur.checks import count, fraction, positive
+from deblur.checks import count, fraction, odd_size, positive
 from deblur.context import RunContext, torch_threads
 from deblur.errors import CompositionError, InputError
+from deblur.inputs import check_one_image
 from deblur.kernels import center, threshold
 from deblur.nn import DIPGenerator, dip_input
 from deblur.operators.uniform import convolve
-from deblur.regions import textured_window
+from deblur.regions import estimation_window
 from deblur.result import Result
+from deblur.seeding import draw_seed, seeded_weights
 from deblur.solvers.classic import luminance
 
 __all__ = ["GanKernelSolver", "JointDIP"]
 
 COLORS = ("luminance", "rgb")
 DEFAULT_SIZE = 31
-
-
-@contextmanager
-def _seeded(g: torch.Generator) -> Iterator[None]:
-    """Torch's global CPU generator seeded from ``g`` inside the block, restored afterwards (networks
-    draw their initial weights from it)."""
-    seed = int(torch.randint(2**62, (1,), generator=g, device=g.device))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
 
 
 class JointDIP:
@@ -204,18 +195,12 @@ class GanKernelSolver:
         if color not in COLORS:
             raise InputError(f"color must be one of {', '.join(COLORS)}, got {color!r}")
         self.color = color
-        self.kernel_size = None if kernel_size is None else self._check_size(kernel_size)
+        self.kernel_size = None if kernel_size is None else odd_size(kernel_size)
         self.kernel_threshold = fraction("kernel_threshold", kernel_threshold)
         if self.kernel_threshold >= 1:
             raise InputError(f"kernel_threshold must be below 1, got {kernel_threshold}")
         self.center_kernel = bool(center_kernel)
         self.threads = None if threads is None else count("threads", threads, 1)
-
-    @staticmethod
-    def _check_size(size: int) -> int:
-        if isinstance(size, bool) or int(size) != size or size < 1 or size % 2 == 0:
-            raise InputError(f"kernel size must be an odd positive integer, got {size!r}")
-        return int(size)
 
     def params(self) -> dict[str, Any]:
         """The resolved parameters (JSON-serialisable), recorded in ``Result.config["gankernel"]``."""
@@ -239,15 +224,7 @@ class GanKernelSolver:
 
     def window(self, y: torch.Tensor, size: int) -> tuple[int, int, int, int]:
         """``(top, left, height, width)`` of the observation window the kernel is estimated on."""
-        H, W = y.shape[-2:]
-        if self.crop is None:
-            return 0, 0, H, W
-        side = max(self.crop, 3 * size)
-        h, w = min(side, H), min(side, W)
-        if (h, w) == (H, W):
-            return 0, 0, H, W
-        top, left = textured_window(y, (h, w))
-        return top, left, h, w
+        return estimation_window(y, size, self.crop)
 
     def build(self, y: torch.Tensor, size: int, ctx: RunContext) -> tuple[JointDIP, torch.Generator]:
         """The state of Algorithm 2 for the window ``y`` (1, C, H, W), and the run's random generator."""
@@ -255,7 +232,7 @@ class GanKernelSolver:
         H, W = y.shape[-2:]
         latent = (H + size - 1, W + size - 1)
         levels = min(self.levels, int(math.log2(min(latent))) - 1)
-        with _seeded(g):
+        with seeded_weights(draw_seed(g)):
             net = DIPGenerator(self.in_channels, y.shape[1], (self.width,) * levels, skip_channels=self.skip)
             rep = self.kernel_rep(size)
         net = net.to(device=y.device, dtype=y.dtype)
@@ -283,16 +260,10 @@ class GanKernelSolver:
 
     def solve(self, y: torch.Tensor, ctx: RunContext) -> Result:
         """Estimate the kernel of ``y`` (1, C, H, W) by Algorithm 2, then deconvolve (see the class)."""
-        if not isinstance(y, torch.Tensor) or y.ndim != 4 or y.shape[0] != 1 or y.shape[1] not in (1, 3):
-            shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
-            raise InputError(
-                f"gankernel deblurs one image at a time: need a (1, 1 or 3, H, W) tensor, got {shape}"
-            )
-        if not y.is_floating_point() or not bool(torch.isfinite(y).all()):
-            raise InputError("image must be a floating-point tensor with finite values")
+        check_one_image(y, "gankernel")
         H, W = y.shape[-2:]
         size = ctx.kernel_size if ctx.kernel_size is not None else self.kernel_size
-        size = DEFAULT_SIZE if size is None else self._check_size(size)
+        size = DEFAULT_SIZE if size is None else odd_size(size)
         if 2 * size > min(H, W):
             raise InputError(f"kernel size {size} is too large for a {H}x{W} image (at most half its side)")
         timings: dict[str, float] = {}

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import torch
+
+__all__ = ["draw_seed", "seeded", "seeded_weights"]
 
 T = TypeVar("T")
 
@@ -23,6 +26,13 @@ def seeded(seed: int, build: Callable[..., T], *args, **kwargs) -> T:
     it makes the weights a function of ``seed`` alone without disturbing anyone else's draws. Build on
     the CPU and move the module afterwards, so CPU and CUDA runs start from the same weights.
     """
+    with seeded_weights(seed):
+        return build(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def seeded_weights(seed: int) -> Iterator[None]:
+    """Torch's CPU generator seeded with ``seed`` inside the block (a fork: restored afterwards)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return build(*args, **kwargs)
+        yield

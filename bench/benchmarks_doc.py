@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clock_motion import LOW_TEXTURE, clock_montage
+from gankernel_ceiling import table as ceiling_table
 
 from deblur.bench import BenchReport
 
@@ -146,26 +147,21 @@ def copy_montages(name: str, method: str) -> str:
     return f"- `{method}`: {links}"
 
 
-def ablation(full: BenchReport, no_mc: BenchReport) -> str:
-    """Per image PSNR / MNC of DIP-MC with and without the Monte-Carlo randomization (Table 5 in spirit)."""
-    with_mc = {s.image: s for s in full.scores if s.image in LARGE_KERNELS}
+def paired(a: BenchReport, b: BenchReport, labels: tuple[str, str], images: list[str] | None = None) -> str:
+    """Per image PSNR / MNC of two runs side by side with the gain of ``a`` over ``b`` (dB), and the means."""
+    first = {s.image: s for s in a.scores if images is None or s.image in images}
+    pairs = [(first[s.image], s) for s in b.scores if s.image in first]
     lines = [
-        "| image | with MC: PSNR / MNC | without (deterministic DIP): PSNR / MNC | gain (dB) |",
+        f"| image | {labels[0]}: PSNR / MNC | {labels[1]}: PSNR / MNC | gain (dB) |",
         "|---|---:|---:|---:|",
     ]
-    gains = []
-    for s in no_mc.scores:
-        w = with_mc.get(s.image)
-        if w is None:
-            continue
-        gains.append(w.psnr - s.psnr)
-        lines.append(
-            f"| {s.image} | {w.psnr:.2f} / {w.mnc:.3f} | {s.psnr:.2f} / {s.mnc:.3f} | {gains[-1]:+.2f} |"
-        )
-    if gains:
-        mean_w = sum(with_mc[s.image].psnr for s in no_mc.scores if s.image in with_mc) / len(gains)
-        mean_n = sum(s.psnr for s in no_mc.scores if s.image in with_mc) / len(gains)
-        lines.append(f"| mean | {mean_w:.2f} | {mean_n:.2f} | {sum(gains) / len(gains):+.2f} |")
+    for x, y in pairs:
+        gain = x.psnr - y.psnr
+        lines.append(f"| {x.image} | {x.psnr:.2f} / {x.mnc:.3f} | {y.psnr:.2f} / {y.mnc:.3f} | {gain:+.2f} |")
+    if pairs:
+        mean_a = sum(x.psnr for x, _ in pairs) / len(pairs)
+        mean_b = sum(y.psnr for _, y in pairs) / len(pairs)
+        lines.append(f"| mean | {mean_a:.2f} | {mean_b:.2f} | {mean_a - mean_b:+.2f} |")
     return "\n".join(lines)
 
 
@@ -204,6 +200,14 @@ def gankernel_init() -> str:
     return "\n".join(lines)
 
 
+def gankernel_ceiling() -> str:
+    """The ceiling table written by bench/gankernel_ceiling.py (docs/images/gankernel-ceiling.json)."""
+    path = DOCS / "images" / "gankernel-ceiling.json"
+    if not path.is_file():
+        return "(run `python bench/gankernel_ceiling.py --levin PATH --out docs/images` first)"
+    return ceiling_table(json.loads(path.read_text()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--levin", required=True, type=Path, help="the Levin benchmark folder")
@@ -224,7 +228,11 @@ def main() -> None:
     blind = merged([r for _, r in blind_runs])
     montages = "\n".join(copy_montages(name, r.methods[0]) for name, r in blind_runs)
     full, no_mc = dict(blind_runs).get("levin-dipmc"), get("levin-dipmc-no-mc")
-    dipmc_ablation = ablation(full, no_mc) if full and no_mc else "(not run)"
+    dipmc_ablation = (
+        paired(full, no_mc, ("with MC", "without (deterministic DIP)"), LARGE_KERNELS)
+        if full and no_mc
+        else "(not run)"
+    )
     gan_runs = {label: r for label, name in GANKERNEL_SPACES.items() if (r := get_existing(name)) is not None}
     gan_spaces = spaces(gan_runs) if len(gan_runs) > 1 else "(not run)"
     space_commands = ", ".join(f"`{shown(n)}`" for n in list(GANKERNEL_SPACES.values())[1:])
@@ -274,11 +282,12 @@ issue's protocol).
 {commands}
 ```
 
-Each method runs in its own process (single-threaded: `classic` and `dipmc` set one torch thread). The
-seconds are wall time per image on the shared 2-core machine named below: where other jobs ran beside a
-benchmark (a training run, a second benchmark) an image takes up to twice as long, which shows as the
-200-270 s entries of `dipmc` (its idle median is about 115 s). Long runs may be split with `--images`
-and merged by `python bench/merge_reports.py OUT PART...` (the `dipmc` row was run in two parts).
+Each method runs in its own process, with one torch thread. The seconds are wall time per image on
+the 2-core machine named below, which ran two benchmarks at a time: where a training run shared it as
+well, an image took up to twice as long, which shows as the 200-270 s entries of `dipmc` (its median
+with one other job is about 115 s). Long runs may be split with `--images` and merged by
+`python bench/merge_reports.py OUT PART...`: the `dipmc` row was run in two parts, the `gankernel` row
+in three.
 
 {tables(blind.to_markdown())}
 
@@ -316,6 +325,13 @@ Which kernel variables the BID process optimises (Table 3 in spirit; PSNR / MNC,
 the large-kernel images): {space_commands}
 
 {gan_spaces}
+
+How close the shipped 31 px generator can come to Levin's kernels at all: each true kernel projected
+onto its manifold in `w` (GAN inversion in `z`, then Adam on `w = g_1(z)`, L1; what a perfect BID
+process in Eq. 6's variable could return), deblurred by the same `hqs` step
+(`python bench/gankernel_ceiling.py --levin ../shared/benchdata/levin --out docs/images`):
+
+{gankernel_ceiling()}
 
 ## A real motion-blurred photo
 

@@ -287,7 +287,7 @@ the 2-core machine named below, which ran two benchmarks at a time: where a trai
 well, an image took up to twice as long, which shows as the 200-270 s entries of `dipmc` (its median
 with one other job is about 115 s). Long runs may be split with `--images` and merged by
 `python bench/merge_reports.py OUT PART...`: the `dipmc` row was run in two parts, the `gankernel` row
-in three.
+in four.
 
 {tables(blind.to_markdown())}
 

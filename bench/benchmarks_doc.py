@@ -327,8 +327,8 @@ the large-kernel images): {space_commands}
 {gan_spaces}
 
 How close the shipped 31 px generator can come to Levin's kernels at all: each true kernel projected
-onto its manifold in `w` (GAN inversion in `z`, then Adam on `w = g_1(z)`, L1; what a perfect BID
-process in Eq. 6's variable could return), deblurred by the same `hqs` step
+onto its manifold in `w` (GAN inversion in `z`, then Adam on `w = g_1(z)`, L1: roughly what a
+perfect BID process in Eq. 6's variable could return), deblurred by the same `hqs` step
 (`python bench/gankernel_ceiling.py --levin ../shared/benchdata/levin --out docs/images`):
 
 {gankernel_ceiling()}

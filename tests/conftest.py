@@ -7,8 +7,23 @@ import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+
+from deblur.plugins import PluginManager
+from deblur.registry import Registry
+
+
+def registry_with(*plugins: ModuleType) -> Registry:
+    """Core's built-ins plus these hook modules, nothing else that happens to be installed
+    (``deblur_x.plugin`` registers as ``x`` from distribution ``deblur-x``)."""
+    manager = PluginManager(autoload=False)
+    for module in plugins:
+        package = module.__name__.split(".")[0]
+        name, dist = package.removeprefix("deblur_"), package.replace("_", "-")
+        manager.register(module, name, distribution=dist, version="test")
+    return Registry(manager)
 
 
 def write_distribution(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from deblur.context import RunContext
+from deblur.context import RunContext, torch_threads
 from deblur.data.procedural import text_image
 from deblur.data.synthetic import blur_image
 from deblur.errors import InputError
@@ -24,10 +24,8 @@ SIZE, KSIZE = 64, 9
 @pytest.fixture(autouse=True)
 def _one_thread():
     """Tiny FFTs: one torch thread is faster, and far faster on a CPU shared with other work."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads(1):
+        yield
 
 
 def make_method(**params) -> ClassicBlind:

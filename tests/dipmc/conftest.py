@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import torch
 
 import deblur_dipmc.plugin
-from deblur.plugins import PluginManager
+from deblur.context import torch_threads
 from deblur.registry import Registry
+from tests.conftest import registry_with
 
 #: Networks and schedules small enough for a test (the fast preset is far larger).
 TINY = {
@@ -22,15 +22,11 @@ TINY = {
 @pytest.fixture(autouse=True)
 def _one_thread() -> Iterator[None]:
     """The networks here are tiny: one thread is faster, and far faster on a loaded machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture
 def registry() -> Registry:
     """Core's built-ins plus deblur-dipmc, nothing else that happens to be installed."""
-    manager = PluginManager(autoload=False)
-    manager.register(deblur_dipmc.plugin, "dipmc", distribution="deblur-dipmc", version="test")
-    return Registry(manager)
+    return registry_with(deblur_dipmc.plugin)

@@ -9,9 +9,10 @@ import pytest
 import torch
 
 import deblur_gankernel.plugin
-from deblur.plugins import PluginManager
+from deblur.context import torch_threads
 from deblur.registry import Registry
 from deblur.training import TrainSpec
+from tests.conftest import registry_with
 
 SIZE = 9
 """Kernel size of the test weights (the smallest the generator builds: 4 -> 5 -> 9)."""
@@ -31,18 +32,14 @@ TINY_INITIALIZER = {
 @pytest.fixture(autouse=True)
 def _one_thread() -> Iterator[None]:
     """The networks here are tiny: one thread is faster, and far faster on a loaded machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture
 def registry() -> Registry:
     """Core's built-ins plus deblur-gankernel, nothing else that happens to be installed."""
-    manager = PluginManager(autoload=False)
-    manager.register(deblur_gankernel.plugin, "gankernel", distribution="deblur-gankernel", version="test")
-    return Registry(manager)
+    return registry_with(deblur_gankernel.plugin)
 
 
 def train_generator(out: Path, steps: int = 3, **settings) -> Path:

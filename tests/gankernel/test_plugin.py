@@ -17,6 +17,7 @@ from deblur.pipeline import resolve_method, run
 from deblur.registry import Registry
 from deblur_gankernel.representation import gan_latent
 from deblur_gankernel.solver import GanKernelSolver
+from tests.conftest import registry_with
 from tests.gankernel.conftest import SIZE
 
 #: Networks and steps small enough for a test.
@@ -128,12 +129,8 @@ def test_solver_takes_core_representations_and_refuses_bad_input(registry: Regis
 def test_dipmc_composes_with_the_gan_latent_kernel(tiny_weights: dict[str, Path]) -> None:
     import deblur_dipmc.plugin
     import deblur_gankernel.plugin
-    from deblur.plugins import PluginManager
 
-    manager = PluginManager(autoload=False)
-    manager.register(deblur_gankernel.plugin, "gankernel", distribution="deblur-gankernel", version="test")
-    manager.register(deblur_dipmc.plugin, "dipmc", distribution="deblur-dipmc", version="test")
-    both = Registry(manager)
+    both = registry_with(deblur_gankernel.plugin, deblur_dipmc.plugin)
     y = torch.rand(1, 1, 40, 40, generator=torch.Generator().manual_seed(3))
     params = {
         "solver": {"steps": 5, "crop": None, "mc_samples": 1},

@@ -8,7 +8,9 @@ map ``w = g_1(z)`` (Eq. 6's variable) for the same L1 distance. The projected ke
 the same non-blind step as ``gankernel`` (core's ``hqs``). The PSNR of that image is what a perfect
 BID process in ``w`` could reach with this generator; the true kernel through ``hqs`` is shown beside
 it. Scores follow ``deblur bench`` (Levin's protocol). Printed as markdown, written to
-``gankernel-ceiling.json``.
+``gankernel-ceiling.json``; ``--weights STEM`` measures a candidate generator (e.g. one trained with
+``deblur train gankernel-generator --out STEM``) before it replaces the shipped one, written to
+``ceiling-<name>.json``.
 """
 
 from __future__ import annotations
@@ -75,11 +77,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--levin", required=True, help="the Levin benchmark folder")
     parser.add_argument("--size", type=int, default=31, help="generator size (a shipped one)")
+    parser.add_argument(
+        "--weights", type=Path, help="a generator's weight stem to measure instead of the shipped one"
+    )
     parser.add_argument("--steps", type=int, default=500, help="Adam steps of each inversion stage")
     parser.add_argument("--out", type=Path, default=Path("docs/images"))
     args = parser.parse_args()
     torch.set_num_threads(1)
-    network = load_generator(args.size).network.eval().requires_grad_(False)
+    network = load_generator(args.size, args.weights).network.eval().requires_grad_(False)
     items = load_dataset(f"levin:{args.levin}")
     start = time.perf_counter()
     projected: dict[str, torch.Tensor] = {}
@@ -101,6 +106,7 @@ def main() -> None:
     mean = {label: sum(p[label] for p in images.values()) / len(images) for label in ("projected", "true")}
     report = {
         "size": args.size,
+        "weights": str(args.weights) if args.weights else "shipped",
         "steps": args.steps,
         "seconds": time.perf_counter() - start,
         "kernels": kernels,
@@ -109,7 +115,8 @@ def main() -> None:
     }
     print(table(report))
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "gankernel-ceiling.json"
+    name = "gankernel-ceiling" if args.weights is None else f"ceiling-{args.weights.name}"
+    path = args.out / f"{name}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {path}")
 

@@ -24,24 +24,15 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch
-import torch.nn.functional as F
 
 from deblur.bench import load_dataset, score
-from deblur.kernels import center
+from deblur.kernels import center, fit_support
 from deblur.metrics import kernel_mnc
 from deblur.pipeline import deconvolve
 from deblur.result import Result
 from deblur_gankernel.generator import KernelGenerator
 from deblur_gankernel.inversion import invert, l1_distance
 from deblur_gankernel.store import load_generator
-
-
-def pad_to(k: torch.Tensor, size: int) -> torch.Tensor:
-    """``k`` (1, 1, s, s) centred in a ``size`` support, normalised."""
-    before = (size - k.shape[-1]) // 2
-    after = size - k.shape[-1] - before
-    k = F.pad(k, (before, after, before, after))
-    return k / k.sum()
 
 
 def project_w(network: KernelGenerator, k: torch.Tensor, steps: int) -> torch.Tensor:
@@ -84,7 +75,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/images"))
     args = parser.parse_args()
     torch.set_num_threads(1)
-    network = load_generator(args.size, args.weights).network.eval().requires_grad_(False)
+    network = load_generator(args.size, args.weights).network  # frozen, in eval mode
     items = load_dataset(f"levin:{args.levin}")
     start = time.perf_counter()
     projected: dict[str, torch.Tensor] = {}
@@ -93,7 +84,7 @@ def main() -> None:
         name = item.name.split("_")[1]
         if name not in projected:
             true = item.kernel.float()
-            projected[name] = center(project_w(network, pad_to(true, args.size), args.steps))
+            projected[name] = center(project_w(network, fit_support(true, args.size), args.steps))
             kernels[name] = float(kernel_mnc(projected[name], true))
     images = {}
     for item in items:

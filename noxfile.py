@@ -25,6 +25,7 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff check over the whole tree."""
-    session.install("ruff")
+    """ruff check and ruff format --check over the whole tree (ruff pinned: its formatting changes)."""
+    session.install(*CONSTRAINTS, "ruff")
     session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")

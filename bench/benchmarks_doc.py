@@ -75,6 +75,7 @@ RUNS = {
     "levin-gankernel-generator": Run(
         ("gankernel",), ("--kernel-size", "31", "--set", "kernel_rep.space=generator"), tuple(LARGE_KERNELS)
     ),
+    "levin-gankernel-init": Run(("gankernel",), ("--kernel-size", "31", "--set", "solver.steps=1")),
 }
 BLIND = ["levin-classic", "levin-dipmc", "levin-gankernel"]
 #: Table 3 of the GAN-kernel paper: which variables of the kernel generator the BID process optimises.
@@ -208,6 +209,18 @@ def gankernel_ceiling() -> str:
     return ceiling_table(json.loads(path.read_text()))
 
 
+def initializer_alone(init: BenchReport | None, full: BenchReport | None) -> str:
+    """One sentence: the initializer's kernel (one BID step) against the full BID process on Levin."""
+    if init is None or full is None:
+        return "(the initializer-alone run `levin-gankernel-init` is missing)"
+    a, b = init.summary()["gankernel"], full.summary()["gankernel"]
+    return (
+        f"the initializer alone (one BID step, `{shown('levin-gankernel-init')}`) scores {a['psnr']:.2f} dB "
+        f"with kernel MNC {a['mnc']:.3f} on the {a['images']} images (its synthetic crops: the table above), "
+        f"and the BID process lifts it to {b['psnr']:.2f} dB and MNC {b['mnc']:.3f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--levin", required=True, type=Path, help="the Levin benchmark folder")
@@ -235,6 +248,9 @@ def main() -> None:
     )
     gan_runs = {label: r for label, name in GANKERNEL_SPACES.items() if (r := get_existing(name)) is not None}
     gan_spaces = spaces(gan_runs) if len(gan_runs) > 1 else "(not run)"
+    initializer_on_levin = initializer_alone(
+        get_existing("levin-gankernel-init"), dict(blind_runs).get("levin-gankernel")
+    )
     space_commands = ", ".join(f"`{shown(n)}`" for n in list(GANKERNEL_SPACES.values())[1:])
     grids = " ".join(
         f"![{p.stem}](images/{p.name})" for p in sorted((DOCS / "images").glob("gankernel-kernels-*.png"))
@@ -287,7 +303,8 @@ the 2-core machine named below, which ran two benchmarks at a time: where a trai
 well, an image took up to twice as long, which shows as the 200-270 s entries of `dipmc` (its median
 with one other job is about 115 s). Long runs may be split with `--images` and merged by
 `python bench/merge_reports.py OUT PART...`: the `dipmc` row was run in two parts, the `gankernel` row
-in four.
+in four. An interrupted run continues with the same command plus `--resume` (the images already in
+its `--out` report are kept).
 
 {tables(blind.to_markdown())}
 
@@ -322,6 +339,7 @@ preset's value in brackets); none held up, and the code was removed again:
 | support margin: estimate on `size + size/4` (29 px for 23), centre, crop | - | - | 26.9 | 26.4 | 1.1x |
 | recentre the kernel every 250 steps (FCN output rolled, image the other way) | 25.1 | 21.0 | - | - | 1.0x |
 | larger window (`crop=160`) | - | - | 24.6 | 28.3 | 1.45x |
+| input noise 0.05, the paper's large-kernel value (`solver.noise=0.05`) | 26.0 | 28.9 | 25.6 | 22.8 | 1.0x |
 
 The preset at 3500 steps instead of 2500 (the schedule scaled), on the 8 large-kernel images of the
 ablation above: 30.55 against 30.25 dB, at a median of 205 s an image (over the 180 s budget).
@@ -331,7 +349,9 @@ either way, so one run of a change cannot be told from luck: what is missing is 
 kernel estimate reliable, not a better single draw. Selecting between two starts by a Gaussian
 marginal likelihood of the kernel (gradient domain, profiled over the image and noise variances)
 ranked 9 of 13 pairs of `dipmc` kernels correctly offline (the final objective of Eq. 27 about half)
-and would add about 0.1 dB at 1.3x the time.
+and would add about 0.1 dB at 1.3x the time. The larger input noise, on these four images and
+im01_ker04, im01_ker08, im03_ker04 and im04_ker04: 27.42 against 27.30 dB (+0.1 to +5.6 dB on four
+images, -0.7 to -2.4 dB on the other four).
 
 ## GAN kernel prior and initializer (deblur-gankernel)
 
@@ -354,13 +374,24 @@ the large-kernel images): {space_commands}
 How close the shipped 31 px generator can come to Levin's kernels at all: each true kernel projected
 onto its manifold in `w` (GAN inversion in `z`, then Adam on `w = g_1(z)`, L1: roughly what a
 perfect BID process in Eq. 6's variable could return), deblurred by the same `hqs` step
-(`python bench/gankernel_ceiling.py --levin ../shared/benchdata/levin --out docs/images`):
+(`python bench/gankernel_ceiling.py --levin ../shared/benchdata/levin --out docs/images --bid
+im01_ker03,im02_ker04,im03_ker05,im04_ker07`). The second table starts the BID process itself (the CPU
+preset, seed 0) at those projections instead of the initializer's code, at the paper's kernel learning
+rate (5e-4) and the preset's (5e-3):
 
 {gankernel_ceiling()}
 
 A generator trained at width 32 (`--set width=32 --set disc_width=32`, measured with `--weights STEM`)
 raises this bound to 31.26 dB, but `gankernel` with it and its retrained initializer scored 25.03 dB on
 the 32 images against the shipped pair's 25.74 dB; see [gankernel.md](gankernel.md).
+
+Where the BID process loses the rest: {initializer_on_levin}. From a correct start, the paper's rate keeps the
+kernel (MNC 0.94-0.98), while the preset's rate drifts away from it on two of the four images; from the
+initializer's start, though, the paper's rate moves the kernel too little in 1500 steps: 26.47 against
+29.63 dB on eight images (`deblur bench gankernel --dataset levin:../shared/benchdata/levin
+--kernel-size 31 --set solver.lr_kernel=5e-4 --images
+im01_ker02,im01_ker03,im01_ker08,im02_ker05,im03_ker02,im03_ker05,im04_ker05,im04_ker06`). So the gap to the ceiling is the initializer's start on Levin's images, and even a perfect
+start would stop at the ceiling, below 32 dB with this generator.
 
 ## A real motion-blurred photo
 

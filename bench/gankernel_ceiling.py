@@ -11,6 +11,10 @@ it. Scores follow ``deblur bench`` (Levin's protocol). Printed as markdown, writ
 ``gankernel-ceiling.json``; ``--weights STEM`` measures a candidate generator (e.g. one trained with
 ``deblur train gankernel-generator --out STEM``) before it replaces the shipped one, written to
 ``ceiling-<name>.json``.
+
+``--bid IMAGE,...`` also runs ``gankernel``'s CPU preset on those images started at the projection of
+their true kernel instead of the initializer's code, at each ``--lr-kernel``: whether the BID process
+keeps a correct start (an oracle start, so a diagnosis, not a method).
 """
 
 from __future__ import annotations
@@ -25,18 +29,23 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch
 
-from deblur.bench import load_dataset, score
+from deblur.bench import BenchItem, load_dataset, score
+from deblur.context import RunContext
 from deblur.kernels import center, fit_support
 from deblur.metrics import kernel_mnc
 from deblur.pipeline import deconvolve
 from deblur.result import Result
+from deblur.solvers.hqs import HQSDeconvolver
 from deblur_gankernel.generator import KernelGenerator
 from deblur_gankernel.inversion import invert, l1_distance
-from deblur_gankernel.store import load_generator
+from deblur_gankernel.representation import GanLatentKernel
+from deblur_gankernel.solver import GanKernelSolver
+from deblur_gankernel.store import LoadedGenerator, load_generator
 
 
 def project_w(network: KernelGenerator, k: torch.Tensor, steps: int) -> torch.Tensor:
-    """The kernel ``G^(w)(w*)`` closest to ``k`` in L1: ``z`` inversion, then ``w`` refinement."""
+    """The feature map ``w*`` whose kernel ``G^(w)(w*)`` is closest to ``k`` in L1: ``z`` inversion, then
+    ``w`` refinement."""
     z = invert(network, k, steps=steps, lr=0.05)
     w = network.g1(z).detach().requires_grad_(True)
     opt = torch.optim.Adam([w], lr=0.01)
@@ -45,7 +54,22 @@ def project_w(network: KernelGenerator, k: torch.Tensor, steps: int) -> torch.Te
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-    return network.synthesis(w).detach()
+    return w.detach()
+
+
+def bid_from(loaded: LoadedGenerator, w: torch.Tensor, item: BenchItem, lr_kernel: float) -> dict[str, float]:
+    """PSNR and kernel MNC of ``gankernel``'s CPU preset started at ``w`` (seed 0, one thread)."""
+
+    def start(size: int) -> GanLatentKernel:
+        rep = GanLatentKernel(loaded.network, loaded.average_z, space="w", init="average")
+        with torch.no_grad():
+            rep.variable.copy_(w)
+        return rep
+
+    solver = GanKernelSolver(kernel_rep=start, nonblind=HQSDeconvolver(), lr_kernel=lr_kernel, threads=1)
+    result = solver(item.blurry, RunContext(kernel_size=loaded.network.config.size, seed=0))
+    s = score(item, "gankernel", Result(image=result.image.clamp(0, 1), kernel=result.kernel), 0.0)
+    return {"psnr": s.psnr, "mnc": s.mnc}
 
 
 def table(report: dict) -> str:
@@ -61,6 +85,17 @@ def table(report: dict) -> str:
         true = sum(p["true"] for p in rows) / len(rows)
         lines.append(f"| {name} | {mnc:.3f} | {projected:.2f} | {true:.2f} |")
     lines.append(f"| all {len(images)} images | | {mean['projected']:.2f} | {mean['true']:.2f} |")
+    if report.get("bid"):
+        rates = sorted({rate for runs in report["bid"].values() for rate in runs}, key=float)
+        lines += [
+            "",
+            "| image | start MNC | " + " | ".join(f"BID at lr {r}: PSNR / MNC" for r in rates) + " |",
+        ]
+        lines.append("|---|---:|" + "---:|" * len(rates))
+        for image, runs in report["bid"].items():
+            start = report["kernels"][image.split("_")[1]]
+            cells = [f"{runs[r]['psnr']:.2f} / {runs[r]['mnc']:.3f}" for r in rates]
+            lines.append(f"| {image} | {start:.3f} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -73,18 +108,26 @@ def main() -> None:
     )
     parser.add_argument("--steps", type=int, default=500, help="Adam steps of each inversion stage")
     parser.add_argument("--out", type=Path, default=Path("docs/images"))
+    parser.add_argument("--bid", default="", metavar="IMAGE,...", help="run the BID from the projection")
+    parser.add_argument(
+        "--lr-kernel", default="5e-3,5e-4", metavar="LR,...", help="kernel learning rates of --bid"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
-    network = load_generator(args.size, args.weights).network  # frozen, in eval mode
+    loaded = load_generator(args.size, args.weights)
+    network = loaded.network  # frozen, in eval mode
     items = load_dataset(f"levin:{args.levin}")
     start = time.perf_counter()
+    starts: dict[str, torch.Tensor] = {}
     projected: dict[str, torch.Tensor] = {}
     kernels: dict[str, float] = {}
     for item in items:
         name = item.name.split("_")[1]
         if name not in projected:
             true = item.kernel.float()
-            projected[name] = center(project_w(network, fit_support(true, args.size), args.steps))
+            starts[name] = project_w(network, fit_support(true, args.size), args.steps)
+            with torch.no_grad():
+                projected[name] = center(network.synthesis(starts[name]))
             kernels[name] = float(kernel_mnc(projected[name], true))
     images = {}
     for item in items:
@@ -95,6 +138,15 @@ def main() -> None:
             psnr[label] = score(item, label, Result(image=x, kernel=kernel), 0.0).psnr
         images[item.name] = psnr
     mean = {label: sum(p[label] for p in images.values()) / len(images) for label in ("projected", "true")}
+    chosen = [name for name in args.bid.split(",") if name]
+    bid = {
+        item.name: {
+            rate: bid_from(loaded, starts[item.name.split("_")[1]], item, float(rate))
+            for rate in args.lr_kernel.split(",")
+        }
+        for item in items
+        if item.name in chosen
+    }
     report = {
         "size": args.size,
         "weights": str(args.weights) if args.weights else "shipped",
@@ -103,6 +155,7 @@ def main() -> None:
         "kernels": kernels,
         "images": images,
         "mean_psnr": mean,
+        "bid": bid,
     }
     print(table(report))
     args.out.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -162,6 +163,47 @@ def test_run_bench_report_and_outputs(tmp_path: Path) -> None:
     assert pictures == ["one.png", "two.png"]
     picture, _ = read_image(tmp_path / "montages" / "one.png")
     assert picture.shape[1] == 3 and picture.shape[-1] > 3 * 40
+
+
+def recording(ran: list, stop: tuple[str, str] | None = None) -> Callable:
+    """``fake_run`` that records ``(method, image)`` and is interrupted at ``stop``."""
+
+    def run(method: str, item: BenchItem, overrides) -> Result:
+        if (method, item.name) == stop:
+            raise KeyboardInterrupt
+        ran.append((method, item.name))
+        return fake_run(method, item, overrides)
+
+    return run
+
+
+def test_run_bench_resumes_an_interrupted_run(tmp_path: Path) -> None:
+    items, methods, ran = [_item("one", 1), _item("two", 2), _item("three", 3)], ["oracle", "blurry"], []
+    with pytest.raises(KeyboardInterrupt):
+        run_bench(methods, items, run=recording(ran, ("blurry", "two")), dataset="unit", out_dir=tmp_path)
+    first = json.loads((tmp_path / "report.json").read_text())["images"]
+    ran.clear()
+    report = run_bench(methods, items, run=recording(ran), dataset="unit", out_dir=tmp_path, resume=True)
+    assert ran == [("oracle", "two"), ("blurry", "two"), ("oracle", "three"), ("blurry", "three")]
+    assert [(s.image, s.method) for s in report.scores][:2] == [("one", "oracle"), ("one", "blurry")]
+    assert [s.seconds for s in report.scores[:2]] == [row["seconds"] for row in first], "kept as measured"
+    assert len(json.loads((tmp_path / "report.json").read_text())["images"]) == 6
+
+
+def test_resuming_needs_the_same_run(tmp_path: Path) -> None:
+    items = [_item("one", 1)]
+    with pytest.raises(InputError, match="needs its output folder"):
+        run_bench(["oracle"], items, run=fake_run, resume=True)
+    run_bench(["oracle"], items, run=fake_run, dataset="unit", out_dir=tmp_path)
+    with pytest.raises(InputError, match="holds a run of oracle on unit"):
+        run_bench(["oracle", "blurry"], items, run=fake_run, dataset="unit", out_dir=tmp_path, resume=True)
+    with pytest.raises(InputError, match="resume the same command"):
+        run_bench(
+            ["oracle"], items, run=fake_run, dataset="unit", out_dir=tmp_path, resume=True, overrides={"a": 1}
+        )
+    (tmp_path / "report.json").write_text("{}")
+    with pytest.raises(InputError, match="is not a benchmark report"):
+        run_bench(["oracle"], items, run=fake_run, dataset="unit", out_dir=tmp_path, resume=True)
 
 
 def test_run_bench_rejects_empty_input() -> None:

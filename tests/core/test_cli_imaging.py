@@ -162,3 +162,25 @@ def test_bench_refuses_settings_for_a_method_not_benchmarked(tmp_path: Path) -> 
     result = invoke("bench", "classic", "--dataset", "synthetic:1", "--set", "dipmc:solver.steps=3")
     assert result.exit_code == 2
     assert "'dipmc' is not one of the methods benchmarked" in result.output
+
+
+def test_bench_resume_keeps_finished_images(tmp_path: Path) -> None:
+    args = (
+        "bench",
+        "true-kernel:wiener",
+        "--dataset",
+        "synthetic:2",
+        "--kernel-size",
+        "9",
+        "--out",
+        tmp_path,
+        "-q",
+    )
+    assert invoke(*args, "--limit", "1").exit_code == 0
+    first = json.loads((tmp_path / "report.json").read_text())["images"]
+    result = invoke(*args, "--resume")
+    assert result.exit_code == 0, result.output
+    rows = json.loads((tmp_path / "report.json").read_text())["images"]
+    assert [r["image"] for r in rows] == ["synthetic000", "synthetic001"] and rows[0] == first[0]
+    alone = invoke("bench", "true-kernel:wiener", "--dataset", "synthetic:1", "--resume")
+    assert alone.exit_code == 2 and "needs its output folder (--out)" in alone.output

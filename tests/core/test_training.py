@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from deblur.errors import InputError
-from deblur.training import Checkpoint, TrainSpec, check_params
+from deblur.training import Checkpoint, TrainSpec, check_params, final_losses, fit
 
 
 def test_command_reproduces_the_run_without_output_or_device() -> None:
@@ -56,3 +56,48 @@ def test_unreadable_or_foreign_checkpoints_are_errors(tmp_path, content: bytes |
         path.write_bytes(content)
     with pytest.raises(InputError, match="delete it to start over"):
         Checkpoint(path, every=1).load()
+
+
+class Counter:
+    """A Resumable whose 'loss' after step n is 1 / n."""
+
+    def __init__(self) -> None:
+        self.step_count = 0
+        self.history: dict[str, list[float]] = {"loss": []}
+        self.restored_from = None
+
+    def step(self) -> None:
+        self.step_count += 1
+        self.history["loss"].append(1 / self.step_count)
+
+    def state(self) -> dict:
+        return {"step": self.step_count, "history": {"loss": list(self.history["loss"])}}
+
+    def restore(self, state: dict, source) -> None:
+        self.step_count, self.history, self.restored_from = state["step"], state["history"], source
+
+
+def test_fit_reports_checkpoints_and_resumes(tmp_path) -> None:
+    seen = []
+    spec = TrainSpec("t", progress=lambda stage, step, total, **m: seen.append((stage, step, total, m)))
+    ckpt = Checkpoint.beside(tmp_path / "w", every=4)
+    assert ckpt.path == tmp_path / "w.ckpt"
+    run = Counter()
+    assert fit(run, 6, spec, ckpt, "fit") >= 0
+    assert seen[0] == ("fit", 1, 6, {"loss": 1.0}) and [s[1] for s in seen] == [1, 2, 3, 4, 5, 6]
+    saved = ckpt.load()
+    assert saved["step"] == 4 and saved["elapsed"] >= 0, "saved on the interval, with the clock"
+
+    resumed = Counter()
+    fit(resumed, 6, TrainSpec("t", resume=True), ckpt, "fit")
+    assert resumed.restored_from == ckpt.path and resumed.history == run.history
+    fresh = Counter()
+    fit(fresh, 6, TrainSpec("t"), ckpt, "fit")
+    assert fresh.restored_from is None, "without --resume the checkpoint is ignored"
+
+
+def test_final_losses_average_the_last_tenth() -> None:
+    assert final_losses({"a": [9.0] * 90 + [1.0] * 10, "b": [2.0]}) == {"a": 1.0, "b": 2.0}
+    assert final_losses({"a": [float(i) for i in range(2000)]})["a"] == 1949.5, "at most 100 steps"
+    with pytest.raises(InputError, match="loss 'a' has no values"):
+        final_losses({"a": []})

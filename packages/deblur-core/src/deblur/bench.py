@@ -529,6 +529,28 @@ def _write_text(path: Path, text: str) -> None:
         tmp.write_text(text)
 
 
+def _finished(path: Path, report: BenchReport, names: Sequence[str]) -> list[ImageScore]:
+    """The scores in the report at ``path`` of the images in ``names`` that every method finished."""
+    if not path.is_file():
+        return []
+    try:
+        previous = BenchReport.from_json(path.read_text())
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{path} is not a benchmark report ({exc}); delete it to start over") from exc
+    same_settings = json.loads(json.dumps(report.settings, default=str)) == previous.settings
+    if (previous.dataset, previous.methods) != (report.dataset, report.methods) or not same_settings:
+        raise InputError(
+            f"{path} holds a run of {', '.join(previous.methods)} on {previous.dataset} with "
+            f"{previous.settings}; resume the same command, or use another --out"
+        )
+    ran: dict[str, set[str]] = {name: set() for name in names}
+    for s in previous.scores:
+        if s.image in ran:
+            ran[s.image].add(s.method)
+    complete = {name for name, methods in ran.items() if methods == set(report.methods)}
+    return [s for s in previous.scores if s.image in complete]
+
+
 def run_bench(
     methods: Sequence[str],
     items: Sequence[BenchItem],
@@ -538,12 +560,15 @@ def run_bench(
     out_dir: str | Path | None = None,
     overrides: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
+    resume: bool = False,
 ) -> BenchReport:
     """Run every method on every item, score them and (with ``out_dir``) write the outputs.
 
     ``out_dir`` receives ``report.md``, ``report.json``, ``montages/<image>.png`` and each blind
     method's estimated kernel as ``kernels/<method>/<image>.npy``; the reports are rewritten after every
-    image, so an interrupted run keeps what it finished.
+    image, so an interrupted run keeps what it finished. With ``resume`` the images already scored in
+    ``out_dir/report.json`` by every method are kept (with their times) and only the rest are run; that
+    report must come from the same dataset, methods and overrides.
     """
     from deblur.io import write_kernel
 
@@ -554,14 +579,20 @@ def run_bench(
     for m in methods:
         parse_method(m)
     out = None if out_dir is None else Path(out_dir)
+    report = BenchReport(
+        dataset=dataset, methods=list(methods), scores=[], settings={"overrides": dict(overrides or {})}
+    )
+    if resume:
+        if out is None:
+            raise InputError("resuming a benchmark needs its output folder (--out)")
+        report.scores = _finished(out / "report.json", report, [item.name for item in items])
     if out is not None:
         (out / "montages").mkdir(parents=True, exist_ok=True)
         for m in methods:
             if parse_method(m)[0] == "blind":
                 (out / "kernels" / m).mkdir(parents=True, exist_ok=True)
-    report = BenchReport(
-        dataset=dataset, methods=list(methods), scores=[], settings={"overrides": dict(overrides or {})}
-    )
+    done = {s.image for s in report.scores}
+    items = [item for item in items if item.name not in done]
     total, step = len(items) * len(methods), 0
     for item in items:
         panels = []

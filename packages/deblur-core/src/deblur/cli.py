@@ -541,6 +541,11 @@ def eval_command(
     metavar="SLOT.PARAM=VALUE",
     help="Parameter override for every method, or for one as METHOD:SLOT.PARAM=VALUE (repeatable).",
 )
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted run in --out: keep the images its report.json has, run the rest.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.pass_obj
 def bench_command(
@@ -552,6 +557,7 @@ def bench_command(
     out_dir: Path | None,
     kernel_size: int | None,
     settings: tuple[str, ...],
+    resume: bool,
     quiet: bool,
 ) -> None:
     """Benchmark METHODS side by side (`true-kernel:SOLVER` runs a non-blind solver with the true kernel)."""
@@ -577,6 +583,7 @@ def bench_command(
             out_dir=out_dir,
             overrides={m: p for m, p in params.items() if p},
             progress=progress,
+            resume=resume,
         )
     click.echo(report.to_markdown())
 

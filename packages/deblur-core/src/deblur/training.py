@@ -1,20 +1,23 @@
-"""What a training command receives (:class:`TrainSpec`) and resumable checkpoints (:class:`Checkpoint`).
+"""What a training command receives (:class:`TrainSpec`), resumable checkpoints (:class:`Checkpoint`) and
+the loop that drives a training run with both (:func:`fit`).
 
 Plugins register trainers with the ``deblur_trainers`` hook; ``deblur train NAME ...`` builds a
 :class:`TrainSpec` from the command line and calls the trainer, which writes ``.safetensors`` + card with
 :func:`deblur.weights.save_weights` and records :attr:`TrainSpec.command` there, so every shipped file
-names the command that recreates it.
+names the command that recreates it. A trainer whose state is a :class:`Resumable` hands the loop to
+:func:`fit` (progress, checkpoints, ``--resume``, the clock) and records :func:`final_losses` in its card.
 """
 
 from __future__ import annotations
 
 import json
 import shlex
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
@@ -22,7 +25,7 @@ from deblur.context import Progress, silent
 from deblur.errors import InputError
 from deblur.io import atomic_write
 
-__all__ = ["Checkpoint", "TrainSpec", "check_params"]
+__all__ = ["Checkpoint", "Resumable", "TrainSpec", "check_params", "final_losses", "fit"]
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,12 @@ class Checkpoint:
             raise InputError(f"checkpoint interval must be >= 1, got {every}")
         self.path, self.every = Path(path), int(every)
 
+    @classmethod
+    def beside(cls, stem: str | Path, every: int) -> Checkpoint:
+        """The checkpoint of the weights ``stem``: ``<stem>.ckpt`` in the same folder."""
+        stem = Path(stem)
+        return cls(stem.with_name(stem.name + ".ckpt"), every)
+
     def load(self) -> dict[str, Any] | None:
         """The saved state, or ``None`` when there is no checkpoint; an unreadable one is an error."""
         if not self.path.is_file():
@@ -129,3 +138,53 @@ class Checkpoint:
     def remove(self) -> None:
         """Delete the checkpoint (after the final weights are written)."""
         self.path.unlink(missing_ok=True)
+
+
+class Resumable(Protocol):
+    """A training run :func:`fit` can drive: one step at a time, with a state to checkpoint.
+
+    ``history`` maps each loss to its value per step so far (``step`` appends one value to each);
+    ``state()`` holds everything a resumed run needs to continue exactly, including ``"step"``;
+    ``restore(state, source)`` continues from it (``source`` names the file in errors).
+    """
+
+    step_count: int
+    history: dict[str, list[float]]
+
+    def step(self) -> None: ...
+
+    def state(self) -> dict[str, Any]: ...
+
+    def restore(self, state: dict[str, Any], source: Path) -> None: ...
+
+
+def fit(run: Resumable, steps: int, spec: TrainSpec, checkpoint: Checkpoint, stage: str) -> float:
+    """Step ``run`` until ``steps``; returns the training time in seconds, resumed runs included.
+
+    With ``spec.resume`` the run first continues from ``checkpoint`` when there is one. Every step
+    reports ``spec.progress(stage, step, steps, **latest losses)``; every ``checkpoint.every`` steps the
+    state is saved with the time spent so far, so an interrupted run resumed to the end gives the same
+    weights as an uninterrupted one.
+    """
+    saved = checkpoint.load() if spec.resume else None
+    elapsed = 0.0
+    if saved is not None:
+        run.restore(saved, checkpoint.path)
+        elapsed = float(saved.get("elapsed", 0.0))
+    start = time.perf_counter() - elapsed
+    while run.step_count < steps:
+        run.step()
+        spec.progress(stage, run.step_count, steps, **{name: v[-1] for name, v in run.history.items()})
+        checkpoint.maybe_save(run.step_count, lambda: {**run.state(), "elapsed": time.perf_counter() - start})
+    return time.perf_counter() - start
+
+
+def final_losses(history: Mapping[str, list[float]]) -> dict[str, float]:
+    """Each loss averaged over the last tenth of the run (1 to 100 steps), rounded: what a card records."""
+    out = {}
+    for name, values in history.items():
+        if not values:
+            raise InputError(f"loss {name!r} has no values; train at least one step")
+        tail = values[-max(1, min(100, len(values) // 10)) :]
+        out[name] = round(sum(tail) / len(tail), 4)
+    return out

@@ -25,7 +25,6 @@ Presets (``--set preset=...``): ``fast`` (the default: ``width=16``, ``disc_widt
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,7 @@ from deblur.context import torch_threads
 from deblur.errors import InputError
 from deblur.kernels import normalize
 from deblur.metrics import kernel_mnc
-from deblur.training import Checkpoint, TrainSpec, check_params
+from deblur.training import Checkpoint, TrainSpec, check_params, final_losses, fit
 from deblur.weights import WeightCard, save_weights
 from deblur_gankernel.data import motion_kernels
 from deblur_gankernel.generator import Discriminator, GeneratorConfig, KernelGenerator
@@ -98,8 +97,8 @@ class GanTraining:
         self.step_count = 0
         self.history: dict[str, list[float]] = {"loss_d": [], "loss_g": []}
 
-    def step(self) -> tuple[float, float]:
-        """One discriminator and one generator step; returns ``(L_D, L_G)``."""
+    def step(self) -> None:
+        """One discriminator and one generator step; appends ``L_D`` and ``L_G`` to the history."""
         real = motion_kernels(self.config.size, self.batch, self.g, length=self.length).to(self.device)
         z = torch.randn(self.batch, self.config.latent, generator=self.g).to(self.device)
         self.generator.train()
@@ -117,7 +116,6 @@ class GanTraining:
         self.step_count += 1
         self.history["loss_d"].append(float(loss_d.detach()))
         self.history["loss_g"].append(float(loss_g.detach()))
-        return self.history["loss_d"][-1], self.history["loss_g"][-1]
 
     def state(self) -> dict[str, Any]:
         """Everything a resumed run needs to continue exactly."""
@@ -195,7 +193,7 @@ def train(spec: TrainSpec) -> Path:
     """
     s, config, steps = _settings(spec)
     stem = Path(spec.out) if spec.out is not None else default_stem("generator", config.size)
-    checkpoint = Checkpoint(stem.with_name(stem.name + ".ckpt"), s["checkpoint_every"])
+    checkpoint = Checkpoint.beside(stem, s["checkpoint_every"])
     with torch_threads(s["threads"]):
         run = GanTraining(
             config,
@@ -206,26 +204,13 @@ def train(spec: TrainSpec) -> Path:
             length=s["length"],
             device=spec.device,
         )
-        saved = checkpoint.load() if spec.resume else None
-        elapsed = 0.0
-        if saved is not None:
-            run.restore(saved, checkpoint.path)
-            elapsed = float(saved.get("elapsed", 0.0))
-        start = time.perf_counter() - elapsed
-        while run.step_count < steps:
-            loss_d, loss_g = run.step()
-            spec.progress("gan", run.step_count, steps, loss_d=loss_d, loss_g=loss_g)
-            checkpoint.maybe_save(
-                run.step_count, lambda: {**run.state(), "elapsed": time.perf_counter() - start}
-            )
-        seconds = time.perf_counter() - start
+        seconds = fit(run, steps, spec, checkpoint, "gan")
 
         network = run.generator.eval().requires_grad_(False)
         spec.progress("evaluate", 1, 1)
         uniform = normalize(torch.ones(1, 1, config.size, config.size, device=spec.device))
         average_z = invert(network, uniform, steps=3 * s["invert_steps"])
         metrics = evaluate(network, config.size, spec.seed, s["eval_kernels"], s["invert_steps"], s["length"])
-    tail = max(1, min(100, steps // 10))
     card = WeightCard(
         command=spec.command,
         architecture=config.as_dict(),
@@ -236,8 +221,7 @@ def train(spec: TrainSpec) -> Path:
         ),
         metrics={
             **metrics,
-            "loss_d": round(sum(run.history["loss_d"][-tail:]) / tail, 4),
-            "loss_g": round(sum(run.history["loss_g"][-tail:]) / tail, 4),
+            **final_losses(run.history),
             "train_seconds": round(seconds, 1),
         },
         extra={

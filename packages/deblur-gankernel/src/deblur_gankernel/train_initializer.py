@@ -26,7 +26,6 @@ The generator is the shipped one of the same size, or ``--set generator=STEM``.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,7 @@ from deblur.checks import count, fraction, positive
 from deblur.context import torch_threads
 from deblur.errors import InputError
 from deblur.metrics import kernel_mnc
-from deblur.training import Checkpoint, TrainSpec, check_params
+from deblur.training import Checkpoint, TrainSpec, check_params, final_losses, fit
 from deblur.weights import WeightCard, save_weights
 from deblur_gankernel.data import BlurredCrops
 from deblur_gankernel.encoder import EncoderConfig, KernelEncoder
@@ -103,14 +102,14 @@ class InitializerTraining:
         self.outer_steps, self.device = outer_steps, device
         self.opt = torch.optim.Adam(encoder.parameters(), lr=lr)
         self.step_count = 0
-        self.history: dict[str, list[float]] = {"loss": [], "kernel_l1": []}
+        self.history: dict[str, list[float]] = {"loss": [], "inversion_l1": []}
 
     def learning_rate(self, step: int) -> float:
         """``lr``, divided by 10 from ``decay[0] * steps`` and by 100 from ``decay[1] * steps``."""
         return self.lr * 0.1 ** sum(step >= d * self.steps for d in self.decay)
 
-    def step(self) -> tuple[float, float]:
-        """One iteration of Algorithm 1; returns ``(L_E, mean ||G(z_n) - k_n||_1)``."""
+    def step(self) -> None:
+        """One iteration of Algorithm 1; appends ``L_E`` and mean ``||G(z_n) - k_n||_1`` to the history."""
         y, k = self.data.batch(self.batch, self.g)
         y, k = y.to(self.device), k.to(self.device)
         self.encoder.train()
@@ -131,8 +130,7 @@ class InitializerTraining:
             self.opt.step()
         self.step_count += 1
         self.history["loss"].append(float(loss.detach()))
-        self.history["kernel_l1"].append(float(l1_distance(target, k).mean()))
-        return self.history["loss"][-1], self.history["kernel_l1"][-1]
+        self.history["inversion_l1"].append(float(l1_distance(target, k).mean()))
 
     def state(self) -> dict[str, Any]:
         """Everything a resumed run needs to continue exactly."""
@@ -220,7 +218,7 @@ def train(spec: TrainSpec) -> Path:
             f"the generator's latent has {loaded.network.config.latent} dimensions, not {config.latent}"
         )
     stem = Path(spec.out) if spec.out is not None else default_stem("initializer", size)
-    checkpoint = Checkpoint(stem.with_name(stem.name + ".ckpt"), s["checkpoint_every"])
+    checkpoint = Checkpoint.beside(stem, s["checkpoint_every"])
     data = BlurredCrops(size, config.crop, sources=s["sources"], noise=s["noise"], length=s["length"])
     with torch_threads(s["threads"]):
         rng = spec.generator()
@@ -239,23 +237,10 @@ def train(spec: TrainSpec) -> Path:
             outer_steps=s["outer_steps"],
             device=spec.device,
         )
-        saved = checkpoint.load() if spec.resume else None
-        elapsed = 0.0
-        if saved is not None:
-            run.restore(saved, checkpoint.path)
-            elapsed = float(saved.get("elapsed", 0.0))
-        start = time.perf_counter() - elapsed
-        while run.step_count < steps:
-            loss, kernel_l1 = run.step()
-            spec.progress("initializer", run.step_count, steps, loss=loss, inversion_l1=kernel_l1)
-            checkpoint.maybe_save(
-                run.step_count, lambda: {**run.state(), "elapsed": time.perf_counter() - start}
-            )
-        seconds = time.perf_counter() - start
+        seconds = fit(run, steps, spec, checkpoint, "initializer")
         spec.progress("evaluate", 1, 1)
         encoder = run.encoder.eval()
         metrics = evaluate(encoder, loaded, data, spec.seed, s["eval_images"])
-    tail = max(1, min(100, steps // 10))
     card = WeightCard(
         command=spec.command,
         architecture=config.as_dict(),
@@ -263,8 +248,7 @@ def train(spec: TrainSpec) -> Path:
         data=f"{data.describe()}; {s['batch']} per step, {steps} steps",
         metrics={
             **metrics,
-            "loss": round(sum(run.history["loss"][-tail:]) / tail, 4),
-            "inversion_l1": round(sum(run.history["kernel_l1"][-tail:]) / tail, 4),
+            **final_losses(run.history),
             "train_seconds": round(seconds, 1),
         },
         extra={

@@ -149,8 +149,8 @@ def deblur_trainers() -> Iterable[TrainerRecord]:
     """Register training commands, run as ``deblur train NAME``, that make the weights a plugin ships.
 
     The factory is a function ``train(spec: deblur.training.TrainSpec) -> Path``: it trains with the
-    spec's size, steps, seed, device and ``--set`` parameters, checkpoints with
-    :class:`deblur.training.Checkpoint` so ``--resume`` continues, and writes the weights with
+    spec's size, steps, seed, device and ``--set`` parameters, runs its loop with
+    :func:`deblur.training.fit` (progress, checkpoints, ``--resume``), and writes the weights with
     :func:`deblur.weights.save_weights`, recording ``spec.command`` in the card::
 
         from deblur import hookimpl

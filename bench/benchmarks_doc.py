@@ -390,8 +390,9 @@ kernel (MNC 0.94-0.98), while the preset's rate drifts away from it on two of th
 initializer's start, though, the paper's rate moves the kernel too little in 1500 steps: 26.47 against
 29.63 dB on eight images (`deblur bench gankernel --dataset levin:../shared/benchdata/levin
 --kernel-size 31 --set solver.lr_kernel=5e-4 --images
-im01_ker02,im01_ker03,im01_ker08,im02_ker05,im03_ker02,im03_ker05,im04_ker05,im04_ker06`). So the gap to the ceiling is the initializer's start on Levin's images, and even a perfect
-start would stop at the ceiling, below 32 dB with this generator.
+im01_ker02,im01_ker03,im01_ker08,im02_ker05,im03_ker02,im03_ker05,im04_ker05,im04_ker06`). So the
+gap to the ceiling is the initializer's start on Levin's images, and even a perfect start would stop at
+the ceiling, below 32 dB with this generator.
 
 ## A real motion-blurred photo
 

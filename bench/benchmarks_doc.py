@@ -387,10 +387,11 @@ the 32 images against the shipped pair's 25.74 dB; see [gankernel.md](gankernel.
 
 Where the BID process loses the rest: {initializer_on_levin}. From a correct start, the paper's rate keeps the
 kernel (MNC 0.94-0.98), while the preset's rate drifts away from it on two of the four images; from the
-initializer's start, though, the paper's rate moves the kernel too little in 1500 steps: 26.47 against
-29.63 dB on eight images (`deblur bench gankernel --dataset levin:../shared/benchdata/levin
---kernel-size 31 --set solver.lr_kernel=5e-4 --images
-im01_ker02,im01_ker03,im01_ker08,im02_ker05,im03_ker02,im03_ker05,im04_ker05,im04_ker06`). So the
+initializer's start, though, the paper's rate moves the kernel too little in 1500 steps. On eight images
+(`deblur bench gankernel --dataset levin:../shared/benchdata/levin --kernel-size 31 --set
+solver.lr_kernel=RATE --images
+im01_ker02,im01_ker03,im01_ker08,im02_ker05,im03_ker02,im03_ker05,im04_ker05,im04_ker06`) the kernel
+rates 5e-4, 2e-3, 5e-3 (the preset) and 1e-2 score 26.47, 27.77, 29.63 and 29.49 dB. So the
 gap to the ceiling is the initializer's start on Levin's images, and even a perfect start would stop at
 the ceiling, below 32 dB with this generator.
 

@@ -143,9 +143,10 @@ class Checkpoint:
 class Resumable(Protocol):
     """A training run :func:`fit` can drive: one step at a time, with a state to checkpoint.
 
-    ``history`` maps each loss to its value per step so far (``step`` appends one value to each);
-    ``state()`` holds everything a resumed run needs to continue exactly, including ``"step"``;
-    ``restore(state, source)`` continues from it (``source`` names the file in errors).
+    ``step`` advances ``step_count`` and appends one value to each loss in ``history``; ``state()`` holds
+    everything else a resumed run needs to continue exactly (models, optimisers, random state), and
+    ``restore(state, source)`` loads it back (``source`` names the file in errors). :func:`fit` saves
+    and restores ``step_count`` and ``history`` itself.
     """
 
     step_count: int
@@ -170,12 +171,23 @@ def fit(run: Resumable, steps: int, spec: TrainSpec, checkpoint: Checkpoint, sta
     elapsed = 0.0
     if saved is not None:
         run.restore(saved, checkpoint.path)
+        run.step_count = int(saved["step"])
+        run.history = {name: list(values) for name, values in saved.get("history", {}).items()}
         elapsed = float(saved.get("elapsed", 0.0))
     start = time.perf_counter() - elapsed
+
+    def state() -> dict[str, Any]:
+        return {
+            **run.state(),
+            "step": run.step_count,
+            "history": {name: list(values) for name, values in run.history.items()},
+            "elapsed": time.perf_counter() - start,
+        }
+
     while run.step_count < steps:
         run.step()
         spec.progress(stage, run.step_count, steps, **{name: v[-1] for name, v in run.history.items()})
-        checkpoint.maybe_save(run.step_count, lambda: {**run.state(), "elapsed": time.perf_counter() - start})
+        checkpoint.maybe_save(run.step_count, state)
     return time.perf_counter() - start
 
 

@@ -118,15 +118,13 @@ class GanTraining:
         self.history["loss_g"].append(float(loss_g.detach()))
 
     def state(self) -> dict[str, Any]:
-        """Everything a resumed run needs to continue exactly."""
+        """What a resumed run needs besides the step and the losses (which ``fit`` keeps)."""
         return {
-            "step": self.step_count,
             "config": self.config.as_dict(),
             "generator": self.generator.state_dict(),
             "discriminator": self.discriminator.state_dict(),
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
-            "history": {k: list(v) for k, v in self.history.items()},
             "rng": self.g.get_state(),
         }
 
@@ -141,8 +139,6 @@ class GanTraining:
         self.discriminator.load_state_dict(state["discriminator"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
-        self.history = {k: list(v) for k, v in state["history"].items()}
-        self.step_count = int(state["step"])
         self.g.set_state(state["rng"])
 
 

@@ -133,13 +133,11 @@ class InitializerTraining:
         self.history["inversion_l1"].append(float(l1_distance(target, k).mean()))
 
     def state(self) -> dict[str, Any]:
-        """Everything a resumed run needs to continue exactly."""
+        """What a resumed run needs besides the step and the losses (which ``fit`` keeps)."""
         return {
-            "step": self.step_count,
             "config": self.encoder.config.as_dict(),
             "encoder": self.encoder.state_dict(),
             "opt": self.opt.state_dict(),
-            "history": {k: list(v) for k, v in self.history.items()},
             "rng": self.g.get_state(),
         }
 
@@ -152,8 +150,6 @@ class InitializerTraining:
             )
         self.encoder.load_state_dict(state["encoder"])
         self.opt.load_state_dict(state["opt"])
-        self.history = {k: list(v) for k, v in state["history"].items()}
-        self.step_count = int(state["step"])
         self.g.set_state(state["rng"])
 
 

@@ -340,6 +340,7 @@ preset's value in brackets); none held up, and the code was removed again:
 | recentre the kernel every 250 steps (FCN output rolled, image the other way) | 25.1 | 21.0 | - | - | 1.0x |
 | larger window (`crop=160`) | - | - | 24.6 | 28.3 | 1.45x |
 | input noise 0.05, the paper's large-kernel value (`solver.noise=0.05`) | 26.0 | 28.9 | 25.6 | 22.8 | 1.0x |
+| consensus start: medoid of 3 half-size runs (600 steps), 2500 steps | 27.2 | 29.4 | 21.0 | 26.8 | 1.7x |
 
 The preset at 3500 steps instead of 2500 (the schedule scaled), on the 8 large-kernel images of the
 ablation above: 30.55 against 30.25 dB, at a median of 205 s an image (over the 180 s budget).
@@ -351,7 +352,12 @@ marginal likelihood of the kernel (gradient domain, profiled over the image and 
 ranked 9 of 13 pairs of `dipmc` kernels correctly offline (the final objective of Eq. 27 about half)
 and would add about 0.1 dB at 1.3x the time. The larger input noise, on these four images and
 im01_ker04, im01_ker08, im03_ker04 and im04_ker04: 27.42 against 27.30 dB (+0.1 to +5.6 dB on four
-images, -0.7 to -2.4 dB on the other four).
+images, -0.7 to -2.4 dB on the other four). In the consensus start the medoid was never the worst of
+the three coarse kernels on the failing images, but on im04_ker07 two of them were wrong alike (MNC 0.56
+and 0.57 against the downsampled true kernel, the third 0.72) and the vote went to one of those; it also
+gave 30.08 (27.59) dB on im02_ker02 and 32.57 (32.68) on im01_ker01. Cut to the time budget (3 x 400
+coarse steps, then 2000), it scored 32.57 against the preset's 33.08 dB on 12 images of the full set
+(im01_ker01-06, im03_ker01-06; -2.6 dB on im03_ker04, -1.7 on im03_ker06), median 156 s, and was stopped.
 
 ## GAN kernel prior and initializer (deblur-gankernel)
 

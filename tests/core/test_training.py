@@ -96,6 +96,13 @@ def test_fit_reports_checkpoints_and_resumes(tmp_path) -> None:
     assert fresh.restored_from is None, "without --resume the checkpoint is ignored"
 
 
+def test_resume_without_a_checkpoint_starts_over_and_says_so(tmp_path, caplog) -> None:
+    run = Counter()
+    fit(run, 3, TrainSpec("t", resume=True), Checkpoint.beside(tmp_path / "w", every=10), "fit")
+    assert run.restored_from is None and run.step_count == 3
+    assert f"no checkpoint at {tmp_path / 'w.ckpt'}: training from step 0" in caplog.text
+
+
 def test_final_losses_average_the_last_tenth() -> None:
     assert final_losses({"a": [9.0] * 90 + [1.0] * 10, "b": [2.0]}) == {"a": 1.0, "b": 2.0}
     assert final_losses({"a": [float(i) for i in range(2000)]})["a"] == 1949.5, "at most 100 steps"

@@ -42,6 +42,13 @@ def test_bad_train_requests_are_one_line_errors(deblur_cli, tmp_path, args, mess
     assert not any(tmp_path.iterdir()), "nothing written"
 
 
+def test_resume_without_a_checkpoint_trains_from_the_start(deblur_cli, tmp_path) -> None:
+    done = deblur_cli("train", "fixture-box-kernel", "--steps", "5", "--resume", "--out", str(tmp_path / "w"))
+    assert done.returncode == 0, done.stderr
+    assert f"deblur: no checkpoint at {tmp_path / 'w.ckpt'}: training from step 0" in done.stderr
+    assert (tmp_path / "w.safetensors").is_file()
+
+
 def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path: Path) -> None:
     train_box_kernel(TrainSpec("fixture-box-kernel", out=tmp_path / "straight", steps=30))
 

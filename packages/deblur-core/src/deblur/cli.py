@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sys
 import time
@@ -67,6 +68,16 @@ class DeblurGroup(click.Group):
 def main(ctx: click.Context, debug: bool, no_plugins: bool) -> None:
     """Blind image deblurring: estimate the blur kernel and the sharp image from a blurry photo."""
     ctx.obj = State(debug=debug, no_plugins=no_plugins)
+    _warnings_to_stderr()
+
+
+def _warnings_to_stderr() -> None:
+    """Show the warnings deblur's modules log (e.g. ``--resume`` with no checkpoint) as ``deblur: ...``."""
+    logger = logging.getLogger("deblur")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("deblur: %(message)s"))
+        logger.addHandler(handler)
 
 
 def _emit_json(data: Any) -> None:

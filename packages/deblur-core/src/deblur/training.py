@@ -11,6 +11,7 @@ names the command that recreates it. A trainer whose state is a :class:`Resumabl
 from __future__ import annotations
 
 import json
+import logging
 import shlex
 import time
 from collections.abc import Callable, Mapping
@@ -26,6 +27,8 @@ from deblur.errors import InputError
 from deblur.io import atomic_write
 
 __all__ = ["Checkpoint", "Resumable", "TrainSpec", "check_params", "final_losses", "fit"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -162,12 +165,15 @@ class Resumable(Protocol):
 def fit(run: Resumable, steps: int, spec: TrainSpec, checkpoint: Checkpoint, stage: str) -> float:
     """Step ``run`` until ``steps``; returns the training time in seconds, resumed runs included.
 
-    With ``spec.resume`` the run first continues from ``checkpoint`` when there is one. Every step
+    With ``spec.resume`` the run first continues from ``checkpoint`` when there is one (without one it
+    starts from step 0 and logs a warning, so a job script may always pass ``--resume``). Every step
     reports ``spec.progress(stage, step, steps, **latest losses)``; every ``checkpoint.every`` steps the
     state is saved with the time spent so far, so an interrupted run resumed to the end gives the same
     weights as an uninterrupted one.
     """
     saved = checkpoint.load() if spec.resume else None
+    if spec.resume and saved is None:
+        log.warning("no checkpoint at %s: training from step 0", checkpoint.path)
     elapsed = 0.0
     if saved is not None:
         run.restore(saved, checkpoint.path)

@@ -32,8 +32,9 @@ images: +2.4, +0.9 and +0.0 dB over 1e-4), and the kernel's softmax floor is cut
 and not kept: two random starts trained side by side (one thread each), keeping the one with the lower
 final objective (Eq. 27): 31.22 against 31.33 dB on the 32 Levin images at 1.3x the time, because the
 objective ranked the worse kernel first on 10 of the 19 images where the starts differed (im04_ker07:
-16.6 against 25.5 dB). Coarse-to-fine, a support margin, recentring during training and a larger
-window were measured on the failing large-kernel images and not kept either (docs/benchmarks.md).
+16.6 against 25.5 dB). Coarse-to-fine, a support margin, recentring during training, a larger
+window and a start voted by three half-resolution runs were measured on the failing large-kernel images
+and not kept either (docs/benchmarks.md).
 
 After training, the kernel (optionally cleaned of entries below a fraction of its peak and centred by
 its centre of mass) goes to the ``nonblind`` solver on the full observation (the two-stage protocol of

@@ -71,13 +71,18 @@ def main(ctx: click.Context, debug: bool, no_plugins: bool) -> None:
     _warnings_to_stderr()
 
 
+class _EchoHandler(logging.Handler):
+    """Writes a record as ``deblur: message`` to the stderr current when it is emitted."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"deblur: {record.getMessage()}", err=True)
+
+
 def _warnings_to_stderr() -> None:
-    """Show the warnings deblur's modules log (e.g. ``--resume`` with no checkpoint) as ``deblur: ...``."""
+    """Show the warnings deblur's modules log (e.g. ``--resume`` with no checkpoint) on stderr."""
     logger = logging.getLogger("deblur")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("deblur: %(message)s"))
-        logger.addHandler(handler)
+    if not any(isinstance(h, _EchoHandler) for h in logger.handlers):
+        logger.addHandler(_EchoHandler(logging.WARNING))
 
 
 def _emit_json(data: Any) -> None:

@@ -340,7 +340,7 @@ preset's value in brackets); none held up, and the code was removed again:
 | recentre the kernel every 250 steps (FCN output rolled, image the other way) | 25.1 | 21.0 | - | - | 1.0x |
 | larger window (`crop=160`) | - | - | 24.6 | 28.3 | 1.45x |
 | input noise 0.05, the paper's large-kernel value (`solver.noise=0.05`) | 26.0 | 28.9 | 25.6 | 22.8 | 1.0x |
-| consensus start: medoid of 3 half-size runs (600 steps), 2500 steps | 27.2 | 29.4 | 21.0 | 26.8 | 1.7x |
+| consensus start: medoid of 3 half-size runs (600 steps), 2500 steps | 27.2 | 29.4 | 21.0 | 26.8 | 1.4x |
 
 The preset at 3500 steps instead of 2500 (the schedule scaled), on the 8 large-kernel images of the
 ablation above: 30.55 against 30.25 dB, at a median of 205 s an image (over the 180 s budget).
@@ -355,9 +355,11 @@ im01_ker04, im01_ker08, im03_ker04 and im04_ker04: 27.42 against 27.30 dB (+0.1 
 images, -0.7 to -2.4 dB on the other four). In the consensus start the medoid was never the worst of
 the three coarse kernels on the failing images, but on im04_ker07 two of them were wrong alike (MNC 0.56
 and 0.57 against the downsampled true kernel, the third 0.72) and the vote went to one of those; it also
-gave 30.08 (27.59) dB on im02_ker02 and 32.57 (32.68) on im01_ker01. Cut to the time budget (3 x 400
-coarse steps, then 2000), it scored 32.57 against the preset's 33.08 dB on 12 images of the full set
-(im01_ker01-06, im03_ker01-06; -2.6 dB on im03_ker04, -1.7 on im03_ker06), median 156 s, and was stopped.
+gave 30.08 (27.59) dB on im02_ker02. On all 32 images it scored 31.44 against 31.33 dB: +6.0 and +3.1
+dB on two failing images, but new failures on im02_ker06 (-5.4) and im04_ker06 (-4.9), at a median of
+201 s (1.4x the preset's time measured the same day; over the 180 s budget). Cut to the budget (3 x
+400 coarse steps, then 2000), it scored 32.57 against 33.08 dB on 12 images (im01_ker01-06,
+im03_ker01-06) and was stopped.
 The kernel's clean-up is not where the dB go: the raw kernels of 13 images (im02_ker01-08,
 im01_ker01-03, im03_ker06, im04_ker02; `--set
 solver.kernel_threshold=0 --set solver.center_kernel=false`; with the preset's clean-up applied

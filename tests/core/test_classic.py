@@ -168,3 +168,31 @@ def test_rescale_and_prune_kernel() -> None:
     noisy[0, 0, 4, 4] = -0.1
     pruned = prune_kernel(noisy, rel_threshold=0.05, min_mass=0.1)
     assert torch.allclose(pruned, k)
+
+
+def test_refine_fits_a_rough_kernel_to_the_whole_image(gray_case) -> None:
+    """A kernel with a third of the true path missing (as a method that drops faint kernel parts gives)
+    is completed by the finest level alone, started from it (measured MNC 0.935 -> 0.991)."""
+    y, _, k, _ = gray_case
+    rough = k.clone()
+    path = (k[0, 0] > 0).nonzero()
+    drop = path[: len(path) // 3]
+    rough[0, 0, drop[:, 0], drop[:, 1]] = 0
+    rough = rough / rough.sum()
+    history: dict[str, list[float]] = {}
+    refined = make_method().refine(y, rough, history=history)
+    assert refined.shape == k.shape and float(refined.min()) >= 0
+    assert float(refined.sum()) == pytest.approx(1.0, abs=1e-5)
+    assert len(history["kernel_residual"]) == 5 and set(history["weight_scale"]) == {0.05}
+    before, after = float(kernel_mnc(rough, k)), float(kernel_mnc(refined, k))
+    assert after > before + 0.03 and after > 0.97, (before, after)
+
+
+def test_refine_refuses_a_kernel_of_the_wrong_shape_or_size() -> None:
+    y = torch.rand(1, 1, 32, 32)
+    with pytest.raises(InputError, match=r"\(1, 1, H, W\)"):
+        make_method().refine(torch.rand(1, 3, 32, 32), torch.ones(1, 1, 5, 5) / 25)
+    with pytest.raises(InputError, match=r"\(1, 1, h, w\)"):
+        make_method().refine(y, torch.ones(5, 5) / 25)
+    with pytest.raises(InputError, match="too large"):
+        make_method().refine(y, torch.ones(1, 1, 17, 17) / 289)

@@ -53,6 +53,14 @@ def test_paper_preset_carries_the_papers_settings(registry: Registry) -> None:
     plan.build()  # every parameter is accepted by its factory
 
 
+def test_refinement_uses_the_classic_methods_kernel_prior(registry: Registry) -> None:
+    classic = registry.get("method", "classic").record.params["kernel_prior"]["weight"]
+    refiner = resolve_method(registry, "dipmc").build().refiner()
+    assert refiner.kernel_prior.weight == classic and refiner.iterations == 5
+    paper = {n.path: n for n in resolve_method(registry, "dipmc-paper").root.walk()}
+    assert paper["solver"].params["refine"] == 0, "the paper's two-stage protocol has no refinement"
+
+
 def test_factories_are_lazy() -> None:
     code = "import sys, deblur_dipmc.plugin; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -74,6 +74,7 @@ def test_recovers_a_known_motion_kernel() -> None:
         kernel_rep=kernel_net(width=16, levels=3),
         steps=300,
         lr_kernel=5e-4,
+        refine=0,
     )
     result = s(y, RunContext(kernel_size=11, seed=0))
     assert float(kernel_mnc(result.kernel, k)) > 0.8
@@ -92,9 +93,25 @@ def test_result_holds_kernel_dip_output_samples_and_uncertainty() -> None:
     assert r.samples.shape == (2, 1, 32, 32) and r.uncertainty.shape == y.shape
     assert float(r.uncertainty.min()) >= 0
     assert len(r.history["loss"]) == 20 and all(v > 0 for v in r.history["loss"])
-    assert set(r.timings) == {"setup", "kernel_estimation", "samples", "nonblind"}
+    assert set(r.timings) == {"setup", "kernel_estimation", "samples", "refinement", "nonblind"}
+    assert len(r.history["kernel_residual"]) == 5 and r.config["dipmc"]["refine"] == 5
     assert r.config["kernel_size"] == 7 and r.config["dipmc"]["window"] == [0, 0, 32, 32]
-    assert calls[0] == ("dip-mc", 1) and ("dip-mc", 20) in calls and calls[-1][0] == "non-blind"
+    assert calls[0] == ("dip-mc", 1) and ("dip-mc", 20) in calls and ("refine", 5) in calls
+    assert calls[-1][0] == "non-blind"
+
+
+def test_refinement_starts_from_the_dipmc_kernel_and_can_be_switched_off() -> None:
+    """``refine=N`` is core's classic finest level from the Algorithm 1 kernel, on the whole image;
+    ``refine=0`` (the paper preset) hands that kernel to the non-blind solver as it is."""
+    y, _ = observe(n=48)
+    ctx = RunContext(kernel_size=7, seed=1)
+    plain = make_solver(crop=24, refine=0)(y, ctx)
+    assert "refinement" not in plain.timings and "kernel_residual" not in plain.history
+    refined = make_solver(crop=24, refine=3)(y, ctx)
+    assert len(refined.history["kernel_residual"]) == 3
+    expected = make_solver(refine=3).refiner().refine(y, plain.kernel)
+    assert torch.equal(refined.kernel, expected) and not torch.equal(refined.kernel, plain.kernel)
+    assert torch.equal(refined.image, HQSDeconvolver()(y, expected))
 
 
 def test_colour_input_uses_the_luminance_or_all_channels() -> None:

@@ -175,6 +175,7 @@ def deblur_methods() -> Iterator[MethodRecord]:
             "nonblind": "hqs",
             "nonblind.prior": "hyper-laplacian",
         },
+        # the kernel weight is deblur.solvers.classic.KERNEL_PRIOR_WEIGHT (this module must not import torch)
         params={"kernel_prior": {"weight": 4.0}, "nonblind.prior": {"weight": 1e-4}},
         citation=f"{XU}; {PAN}",
     )

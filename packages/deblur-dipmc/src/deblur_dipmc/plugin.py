@@ -40,6 +40,7 @@ PAPER = {
         "mc_samples": 10,
         "kernel_threshold": 0.0,
         "center_kernel": False,
+        "refine": 0,
         "threads": None,
     },
     "image_net": {"width": 128, "levels": 6, "skip": 16},

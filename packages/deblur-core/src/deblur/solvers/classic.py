@@ -16,6 +16,9 @@ strongest edges. Between levels the kernel is centred by its centre of mass and 
 is finally restored, every channel with the estimated kernel, by the ``nonblind`` solver (a
 hyper-Laplacian HQS with the valid boundary in the ``classic`` method).
 
+:meth:`ClassicBlind.refine` runs the finest level alone from a given kernel: a kernel estimated by another
+method, or on a window of the image, fitted to the whole observation (deblur-dipmc's ``refine``).
+
 Both steps use the exact valid forward model: no periodic or tapered boundary is assumed (see
 :mod:`deblur.solvers._kernel_estimation`). The method has no random draws: the result does not depend
 on the seed.
@@ -50,7 +53,10 @@ from deblur.priors.image import interior_gradient
 from deblur.result import Result
 from deblur.solvers._kernel_estimation import KernelLeastSquares, l0_latent, prune_kernel, rescale_kernel
 
-__all__ = ["ClassicBlind", "auto_kernel_size", "luminance"]
+__all__ = ["KERNEL_PRIOR_WEIGHT", "ClassicBlind", "auto_kernel_size", "luminance"]
+
+KERNEL_PRIOR_WEIGHT = 4.0
+"""The ``classic`` method's kernel-prior weight gamma (for images in [0, 1])."""
 
 LUMA = (0.2125, 0.7154, 0.0721)
 """Rec. 709 luma weights (as :mod:`deblur.data.photos`) for estimating the kernel of colour images."""
@@ -188,7 +194,6 @@ class ClassicBlind:
     ) -> torch.Tensor:
         """Kernel ``(1, 1, size, size)`` of one gray observation ``y`` (1, 1, H, W)."""
         sizes = self.pyramid(size)
-        gamma = float(self.kernel_prior.weight)
         scale = 1.0
         k = None
         for level, s in enumerate(reversed(range(len(sizes)))):
@@ -199,31 +204,65 @@ class ClassicBlind:
                 k[..., ks // 2, ks // 2 : ks // 2 + 2] = 0.5
             else:
                 k = rescale_kernel(k, 1 / self.scale_ratio, ks)
-            obs_grads = interior_gradient(ys)
-            u = None
-            for it in range(self.iterations):
-                x, u = l0_latent(ys, k, self.image_prior, scale, u=u)
-                ls = KernelLeastSquares(interior_gradient(x), obs_grads, (ks, ks), gamma)
-                k_new = prune_kernel(
-                    ls.solve(k, self.cg_iterations), self.kernel_threshold, self.min_component
-                )
-                if bool(k_new.sum() > 0):
-                    k = k_new
-                residual = ls.residual(k) / ls.masks.sum().item()
-                if history is not None:
-                    history.setdefault("kernel_residual", []).append(residual)
-                    history.setdefault("weight_scale", []).append(scale)
-                if progress is not None:
-                    progress(
-                        f"{stage}scale {level + 1}/{len(sizes)}",
-                        it + 1,
-                        self.iterations,
-                        residual=residual,
-                        weight=self.image_prior.weight * scale,
-                    )
-                scale = max(scale / self.weight_decay, self.min_weight_scale)
+            k, scale = self._alternate(
+                ys, k, scale, progress, history, f"{stage}scale {level + 1}/{len(sizes)}"
+            )
             k = center(k)
         return k
+
+    def _alternate(
+        self,
+        y: torch.Tensor,
+        k: torch.Tensor,
+        scale: float,
+        progress: Progress | None,
+        history: dict[str, list[float]] | None,
+        label: str,
+    ) -> tuple[torch.Tensor, float]:
+        """``iterations`` latent and kernel steps on ``y`` (1, 1, H, W) from ``k``, starting at the weight
+        scale ``scale``; returns the kernel and the scale for the next steps."""
+        gamma = float(self.kernel_prior.weight)
+        size = tuple(k.shape[-2:])
+        obs_grads = interior_gradient(y)
+        u = None
+        for it in range(self.iterations):
+            x, u = l0_latent(y, k, self.image_prior, scale, u=u)
+            ls = KernelLeastSquares(interior_gradient(x), obs_grads, size, gamma)
+            k_new = prune_kernel(ls.solve(k, self.cg_iterations), self.kernel_threshold, self.min_component)
+            if bool(k_new.sum() > 0):
+                k = k_new
+            residual = ls.residual(k) / ls.masks.sum().item()
+            if history is not None:
+                history.setdefault("kernel_residual", []).append(residual)
+                history.setdefault("weight_scale", []).append(scale)
+            if progress is not None:
+                progress(
+                    label, it + 1, self.iterations, residual=residual, weight=self.image_prior.weight * scale
+                )
+            scale = max(scale / self.weight_decay, self.min_weight_scale)
+        return k, scale
+
+    def refine(
+        self,
+        y: torch.Tensor,
+        k: torch.Tensor,
+        progress: Progress | None = None,
+        history: dict[str, list[float]] | None = None,
+    ) -> torch.Tensor:
+        """Kernel ``k`` (1, 1, h, w) of the gray ``y`` (1, 1, H, W) refined by the finest level alone.
+
+        ``iterations`` alternations at the floor weight scale ``min_weight_scale``, started from ``k``
+        instead of the coarser level: a kernel found by another method (or on a window of ``y``) is
+        fitted to the whole observation. Pruned as every estimate here, and centred.
+        """
+        if not isinstance(y, torch.Tensor) or y.ndim != 4 or y.shape[:2] != (1, 1):
+            raise InputError(f"image must be a (1, 1, H, W) tensor, got {tuple(getattr(y, 'shape', ()))}")
+        if not isinstance(k, torch.Tensor) or k.ndim != 4 or k.shape[:2] != (1, 1):
+            raise InputError(f"kernel must be a (1, 1, h, w) tensor, got {tuple(getattr(k, 'shape', ()))}")
+        if 2 * max(k.shape[-2:]) > min(y.shape[-2:]):
+            raise InputError(f"kernel {tuple(k.shape[-2:])} is too large for a {tuple(y.shape[-2:])} image")
+        k, _ = self._alternate(y, k.to(y), self.min_weight_scale, progress, history, "refine")
+        return center(k)
 
     def __call__(self, y: torch.Tensor, ctx: RunContext) -> Result:
         """Estimate one kernel per batch item (on the luminance), then deconvolve every channel."""

@@ -1,14 +1,15 @@
-"""Regenerate docs/benchmarks.md: every figure in it comes from a `deblur bench` report made by this script.
+"""Regenerate docs/benchmarks.md from the `deblur bench` reports and bench/ scripts it runs when missing.
 
     python bench/benchmarks_doc.py --levin ../shared/benchdata/levin [--rerun NAME ...] [--only-existing]
 
 Each table is one ``deblur bench`` run listed in ``RUNS``, kept in ``bench/out/NAME/report.json``. A run
 whose report is missing (or named by ``--rerun``) is made first with the command shown in the page, so
 the long ones can also be run beforehand, separately or in parallel (e.g. two ``--images`` halves merged
-with :meth:`deblur.bench.BenchReport.from_json`). Sections: the uniform blur operator against scipy,
-non-blind solvers with the true kernel, blind methods on Levin (montages in docs/images/levin/METHOD/),
-the DIP-MC ablation, step times and kernel refinement, and the classic method on scikit-image's real
-``clock_motion.png``.
+with :meth:`deblur.bench.BenchReport.from_json`); the DIP-MC step times and refinement variants are the
+JSON of ``bench/dipmc_step_time.py`` and ``bench/dipmc_refine_variants.py`` in ``bench/out/``.
+Sections: the uniform blur operator against scipy, non-blind solvers with the true kernel, blind methods
+on Levin (montages in docs/images/levin/METHOD/), the DIP-MC ablation, step times and kernel refinement,
+and the classic method on scikit-image's real ``clock_motion.png``.
 """
 
 from __future__ import annotations
@@ -118,17 +119,23 @@ def operator_speed() -> str:
     return done.stdout.strip()
 
 
-def dipmc_step_time(levin: Path, only_existing: bool) -> tuple[str, float]:
-    """Table of ``bench/dipmc_step_time.py`` (run first if its JSON is missing) and the paper preset's
-    hours per image."""
-    path = OUT / "dipmc-step-time.json"
+def script_rows(script: str, levin: Path, only_existing: bool) -> list[dict] | None:
+    """The JSON rows of ``bench/SCRIPT.py`` (``bench/out/NAME.json``, NAME its dashed name), running it
+    first when missing."""
+    path = OUT / f"{script.replace('_', '-')}.json"
     if not path.is_file():
         if only_existing:
-            return "(not run)", float("nan")
+            return None
         subprocess.run(
-            [sys.executable, str(ROOT / "bench" / "dipmc_step_time.py"), "--levin", str(levin)], check=True
+            [sys.executable, str(ROOT / "bench" / f"{script}.py"), "--levin", str(levin)], check=True
         )
-    rows = json.loads(path.read_text())
+    return json.loads(path.read_text())
+
+
+def dipmc_step_time(rows: list[dict] | None) -> tuple[str, float]:
+    """Table of ``bench/dipmc_step_time.py`` and the paper preset's hours per image."""
+    if rows is None:
+        return "(not run)", float("nan")
     lines = [
         "| preset | image (kernel) | torch threads | s/step | steps | s/image |",
         "|---|---|---:|---:|---:|---:|",
@@ -140,6 +147,21 @@ def dipmc_step_time(levin: Path, only_existing: bool) -> tuple[str, float]:
         )
     paper = [r["seconds_per_image"] / 3600 for r in rows if r["method"] == "dipmc-paper"]
     return "\n".join(lines), paper[0] if paper else float("nan")
+
+
+def refine_variants(rows: list[dict] | None) -> str:
+    """Table of ``bench/dipmc_refine_variants.py``: mean PSNR per half of the Levin set and overall."""
+    if rows is None:
+        return "(not run)"
+    lines = [
+        f"| refinement | im01, im02 | im03, im04 | all {rows[0]['images']} |",
+        "|---|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['variant']} | {r['psnr_im01_im02']:.2f} | {r['psnr_im03_im04']:.2f} | {r['psnr']:.2f} |"
+        )
+    return "\n".join(lines)
 
 
 def tables(markdown: str, per_image: bool = True) -> str:
@@ -268,7 +290,8 @@ def main() -> None:
     montages = "\n".join(copy_montages(name, r.methods[0]) for name, r in blind_runs)
     full, no_mc = dict(blind_runs).get("levin-dipmc"), get("levin-dipmc-no-mc")
     no_refine = get("levin-dipmc-no-refine")
-    step_time, paper_hours = dipmc_step_time(args.levin, args.only_existing)
+    step_time, paper_hours = dipmc_step_time(script_rows("dipmc_step_time", args.levin, args.only_existing))
+    variants = refine_variants(script_rows("dipmc_refine_variants", args.levin, args.only_existing))
     refinement = paired(full, no_refine, ("refined", "not refined")) if full and no_refine else "(not run)"
     dipmc_ablation = (
         paired(full, no_mc, ("with MC", "without (deterministic DIP)"), LARGE_KERNELS)
@@ -385,20 +408,16 @@ that command re-run on im02_ker06 and im04_ker07 gave the same PSNRs to the last
 
 {refinement}
 
-How the refinement was chosen: the 32 kernels of the unrefined run, refined offline with core's
-functions (mean PSNR in dB; the chosen variant reproduced the row above to the last digit):
+How the refinement was chosen: `python bench/dipmc_refine_variants.py --levin ../shared/benchdata/levin`
+refines the kernels of the unrefined run above offline with core's functions (mean PSNR in dB; the
+preset's row is the `dipmc` row above to the last digit):
 
-| refinement | im01, im02 (16) | im03, im04 (16) | all 32 |
-|---|---:|---:|---:|
-| none | 30.30 | 32.35 | 31.33 |
-| 5 alternations, pruned at 5% of the peak (`classic`'s cut) | 31.40 | 32.48 | 31.94 |
-| 5 alternations, pruned at 2% (the preset) | 31.77 | 32.61 | 32.19 |
+{variants}
 
-At the 5% cut, on 27 images (all but im01_ker04-08): 10 alternations scored 0.08 dB more than 5, the
-weight scale 0.1 0.01 dB less than 0.05 (the `classic` method's floor, kept) and 0.02 0.37 dB less. The
-5% cut broke the faint links of a path (im01_ker07: MNC up from 0.894 to 0.912, PSNR down from 31.54 to
-29.21 dB); the 2% cut, chosen on these same images, wins on both halves of the set, the only hold-out
-check made. The refinement cannot mend a kernel that is wrong in shape (the failures below).
+The 5% cut of the `classic` method broke the faint links of a path (im01_ker07: MNC up from 0.894 to
+0.912, PSNR down from 31.54 to 29.21 dB). The 2% cut was chosen on these same images; it wins on both
+halves of the set, the only hold-out check made. No refinement mends a kernel that is wrong in shape
+(the failures below).
 
 ## DIP-MC: changes measured on the failing images and not kept
 

@@ -26,11 +26,9 @@ import torch
 
 from deblur.bench import load_dataset, score
 from deblur.pipeline import resolve_method
-from deblur.priors.image import L0Gradient
-from deblur.priors.kernel import KernelL2
 from deblur.registry import Registry
 from deblur.result import Result
-from deblur.solvers.classic import KERNEL_PRIOR_WEIGHT, ClassicBlind, luminance
+from deblur.solvers.classic import ClassicBlind, luminance
 
 OUT = Path(__file__).parent / "out"
 HALVES = (("im01", "im02"), ("im03", "im04"))
@@ -55,29 +53,33 @@ def main() -> None:
     torch.set_num_threads(1)
     solver = resolve_method(Registry(), "dipmc").build()
     items = {i.name: i for i in load_dataset(f"levin:{args.levin}")}
-    kernels = sorted((args.run / "kernels" / "dipmc").glob("*.npy"))
-    if not kernels:
+    paths = sorted((args.run / "kernels" / "dipmc").glob("*.npy"))
+    if not paths:
         raise SystemExit(f"no kernels in {args.run}/kernels/dipmc: run the unrefined benchmark first")
+    cases = []  # (item, its luminance, the unrefined kernel), read once for every variant
+    for path in paths:
+        item = items[path.stem]
+        k = torch.from_numpy(np.load(path)).to(item.blurry.dtype)[None, None]
+        cases.append((item, luminance(item.blurry), k))
+    preset = solver.refiner()
     rows = []
     for label, iterations, cut, scale in VARIANTS:
         if iterations is None:
-            refiner = solver.refiner()
-        elif iterations > 0:
+            refiner = preset
+        elif iterations > 0:  # the preset's priors and solver, other iterations, cut and weight scale
             refiner = ClassicBlind(
-                image_prior=L0Gradient(),
-                kernel_prior=KernelL2(KERNEL_PRIOR_WEIGHT),
-                nonblind=solver.nonblind,
+                image_prior=preset.image_prior,
+                kernel_prior=preset.kernel_prior,
+                nonblind=preset.nonblind,
                 iterations=iterations,
                 kernel_threshold=cut,
                 min_weight_scale=scale,
                 threads=None,
             )
         psnr = {}
-        for path in kernels:
-            item = items[path.stem]
-            k = torch.from_numpy(np.load(path)).to(item.blurry.dtype)[None, None]
+        for item, gray, k in cases:
             if iterations != 0:
-                k = refiner.refine(luminance(item.blurry), k)
+                k = refiner.refine(gray, k)
             x = solver.nonblind(item.blurry, k)
             psnr[item.name] = score(item, "dipmc", Result(image=x, kernel=k), 0.0).psnr
         halves = [[v for n, v in psnr.items() if n[:4] in group] for group in HALVES]

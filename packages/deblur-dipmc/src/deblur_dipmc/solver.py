@@ -474,7 +474,8 @@ class DIPMC:
         history: dict[str, list[float]] = {"loss": losses}
         if self.refine > 0:
             start = time.perf_counter()
-            k = self.refiner().refine(luminance(y), k, ctx.progress, history)
+            gray = target if self.color == "luminance" else luminance(y)
+            k = self.refiner().refine(gray, k, ctx.progress, history)
             timings["refinement"] = time.perf_counter() - start
 
         start = time.perf_counter()

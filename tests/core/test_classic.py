@@ -12,6 +12,7 @@ from deblur.errors import InputError
 from deblur.kernels import motion_kernel
 from deblur.metrics import kernel_mnc, psnr
 from deblur.operators import convolve
+from deblur.pipeline import resolve_method
 from deblur.priors import HyperLaplacian, KernelL2, L0Gradient
 from deblur.priors.image import interior_gradient
 from deblur.solvers._kernel_estimation import KernelLeastSquares, l0_latent, prune_kernel, rescale_kernel
@@ -196,3 +197,16 @@ def test_refine_refuses_a_kernel_of_the_wrong_shape_or_size() -> None:
         make_method().refine(y, torch.ones(5, 5) / 25)
     with pytest.raises(InputError, match="too large"):
         make_method().refine(y, torch.ones(1, 1, 17, 17) / 289)
+
+
+def test_an_input_with_autograd_history_runs_without_warnings(registry) -> None:
+    import warnings
+
+    import deblur
+
+    y = torch.rand(1, 1, 40, 40, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = deblur.run(y, "classic", kernel_size=5, registry=registry)
+        direct = resolve_method(registry, "classic").build()(y * 1.0, RunContext(kernel_size=5))
+    assert not result.image.requires_grad and not direct.kernel.requires_grad

@@ -40,6 +40,18 @@ def test_list_components_by_kind() -> None:
     assert invoke("list-components", "--kind", "bogus").exit_code == 2
 
 
+def test_list_components_text_shows_what_each_slot_requires() -> None:
+    text = invoke("list-components", "--kind", "solver")
+    assert text.exit_code == 0, text.output
+    header, *rows = text.output.splitlines()
+    assert header.split() == ["KIND", "NAME", "PLUGIN", "PROVIDES", "REQUIRES", "SUMMARY"]
+    classic = next(row for row in rows if row.split()[1] == "classic")
+    assert "nonblind:solver[non-blind]=hqs" in classic
+    assert "kernel_prior:prior[kernel,quadratic]=kernel-l2" in classic
+    wiener = next(row for row in rows if row.split()[1] == "wiener")
+    assert wiener.split()[4] == "-"
+
+
 def test_broken_plugin_is_reported_and_does_not_break_listing(install_plugin) -> None:
     install_plugin("broken-dist", "0.1", BROKEN, {"broken": "broken_mod"})
     listing = invoke("list-methods", DEBLUR_LOAD_PLUGINS="broken")
@@ -83,9 +95,10 @@ def test_debug_keeps_the_traceback(tmp_path) -> None:
 
 
 def test_settings_and_uses_parse_into_slot_paths() -> None:
+    # values stay text: the pipeline reads each by its parameter's declared type
     assert parse_settings(("solver.iterations=500", "nonblind.prior.weight=2e-3", "solver.mode=fast")) == {
-        "solver": {"iterations": 500, "mode": "fast"},
-        "nonblind.prior": {"weight": 0.002},
+        "solver": {"iterations": "500", "mode": "fast"},
+        "nonblind.prior": {"weight": "2e-3"},
     }
     assert parse_uses(("nonblind.prior=tv",), kernel_prior="kernel-l2", image_prior=None) == {
         "kernel_prior": "kernel-l2",

@@ -77,6 +77,35 @@ def test_overrides_reach_nested_slots(registry: Registry) -> None:
     assert (prior.entry.name, prior.params) == ("tv", {"weight": 0.1})
 
 
+@pytest.mark.parametrize("nonblind", ["wiener", "richardson-lucy"])
+def test_swapping_a_component_drops_the_recipe_choices_made_for_the_replaced_one(
+    registry: Registry, nonblind: str
+) -> None:
+    # classic's recipe sets nonblind.prior (and its weight) for hqs; other solvers have no such slot
+    plan = resolve_method(registry, "classic", {"nonblind": nonblind}, {"solver": {"iterations": 2}})
+    assert {n.path: n.entry.name for n in plan.root.walk()} == {
+        "solver": "classic",
+        "image_prior": "l0-gradient",
+        "kernel_prior": "kernel-l2",
+        "nonblind": nonblind,
+    }
+    assert plan.root.children["kernel_prior"].params == {"weight": 4.0}, "unswapped slots keep theirs"
+    result = run(torch.rand(1, 1, 40, 40), "classic", registry=registry, kernel_size=5, nonblind=nonblind)
+    assert result.config["solver"]["slots"]["nonblind"]["name"] == nonblind
+
+
+def test_swapping_a_nested_component_drops_its_recipe_parameters(registry: Registry) -> None:
+    plan = resolve_method(registry, "classic", {"nonblind.prior": "tv"})
+    assert plan.root.children["nonblind"].children["prior"].params == {}, "tv takes its own default weight"
+    same = resolve_method(registry, "classic", {"nonblind": "hqs"})
+    assert same.root.children["nonblind"].children["prior"].params == {"weight": 1e-4}, "same choice: kept"
+
+
+def test_a_user_setting_below_a_swapped_slot_must_exist_there(registry: Registry) -> None:
+    with pytest.raises(CompositionError, match=r"no slot 'nonblind.prior' in 'classic'"):
+        resolve_method(registry, "classic", {"nonblind": "wiener"}, {"nonblind.prior": {"weight": 1.0}})
+
+
 def test_capability_mismatch_names_both_sides_and_what_fits(registry: Registry) -> None:
     with pytest.raises(CompositionError) as info:
         resolve_method(registry, "classic", {"kernel_prior": "tv"})

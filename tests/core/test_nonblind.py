@@ -205,8 +205,10 @@ def test_bad_settings() -> None:
         hqs_deconvolve(y, k, prior=object())
     with pytest.raises(InputError, match="beta_rate"):
         hqs_deconvolve(y, k, beta_rate=1.0)
-    with pytest.raises(InputError, match="unknown HQS parameters"):
-        HQSDeconvolver(beta=1.0)
+    with pytest.raises(InputError, match="beta_rate"):  # refused when built, before any deconvolution
+        HQSDeconvolver(beta_rate=1.0)
+    with pytest.raises(InputError, match="boundary"):
+        HQSDeconvolver(boundary="mirror")
     with pytest.raises(InputError, match="regularizer"):
         WienerDeconvolver(regularizer="laplace")
     with pytest.raises(InputError, match="iterations"):

@@ -11,14 +11,16 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from deblur.errors import DeblurError, InputError
-from deblur.plugins.manager import PluginManager, core_version
 from deblur.plugins.records import COMPONENT_KINDS
-from deblur.registry import Registry
+
+if TYPE_CHECKING:
+    from deblur.plugins.manager import PluginManager
+    from deblur.registry import Registry
 
 # OpenMP workers that spin while waiting steal the cores they wait for when the machine is shared
 # (measured: one 255x255 deconvolution took 0.07 s on an idle machine and up to 15 s beside another job
@@ -40,16 +42,44 @@ class State:
     _registry: Registry | None = field(default=None, repr=False)
 
     def manager(self) -> PluginManager:
+        from deblur.plugins.manager import PluginManager
+
         return PluginManager(allow=() if self.no_plugins else None)
 
     def registry(self) -> Registry:
         if self._registry is None:
+            from deblur.registry import Registry
+
             self._registry = Registry(self.manager())
         return self._registry
 
 
+def _enable_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.find_object(State).debug = True
+
+
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        from deblur.plugins.manager import core_version
+
+        click.echo(f"deblur, version {core_version()}")
+        ctx.exit()
+
+
 class DeblurGroup(click.Group):
-    """Turns user errors into one line and exit code 2; ``--debug`` keeps the traceback."""
+    """Turns user errors into one line and exit code 2; ``--debug`` keeps the traceback.
+
+    Every command also takes ``--debug`` after its name (``deblur run ... --debug``).
+    """
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        cmd.params.append(
+            click.Option(
+                ["--debug"], is_flag=True, expose_value=False, callback=_enable_debug, help="Show tracebacks."
+            )
+        )
+        super().add_command(cmd, name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -61,7 +91,14 @@ class DeblurGroup(click.Group):
 
 
 @click.group(cls=DeblurGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(core_version(), prog_name="deblur")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="Show the version and exit.",
+)
 @click.option("--debug", is_flag=True, envvar="DEBLUR_DEBUG", help="Show tracebacks.")
 @click.option("--no-plugins", is_flag=True, help="Load only core's built-in components.")
 @click.pass_context
@@ -170,11 +207,29 @@ def list_components(state: State, kind: str | None, as_json: bool) -> None:
         return
     _table(
         [
-            [i["kind"], i["name"], i["distribution"] or i["plugin"], ",".join(i["provides"]), i["summary"]]
+            [
+                i["kind"],
+                i["name"],
+                i["distribution"] or i["plugin"],
+                ",".join(i["provides"]),
+                _requires_text(i["requires"]),
+                i["summary"],
+            ]
             for i in items
         ],
-        ["KIND", "NAME", "PLUGIN", "PROVIDES", "SUMMARY"],
+        ["KIND", "NAME", "PLUGIN", "PROVIDES", "REQUIRES", "SUMMARY"],
     )
+
+
+def _requires_text(requires: dict[str, dict[str, Any]]) -> str:
+    """``prior:prior[image,penalty]=hyper-laplacian``: each slot, the kind that fills it, the
+    capabilities it must provide and its default; ``-`` for none."""
+    parts = []
+    for slot, r in requires.items():
+        needs = f"[{','.join(r['capabilities'])}]" if r["capabilities"] else ""
+        default = f"={r['default']}" if r["default"] else ""
+        parts.append(f"{slot}:{r['kind']}{needs}{default}")
+    return " ".join(parts) or "-"
 
 
 @main.command("plugins")
@@ -201,19 +256,19 @@ def plugins(state: State, as_json: bool) -> None:
     _table(rows, ["PLUGIN", "DISTRIBUTION", "VERSION", "STATUS", "HOOKS"])
 
 
-def parse_settings(settings: tuple[str, ...]) -> dict[str, dict[str, Any]]:
-    """``("solver.iterations=500", "nonblind.prior.weight=2e-3")`` -> params by slot path."""
-    params: dict[str, dict[str, Any]] = {}
+def parse_settings(settings: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """``("solver.iterations=500", "nonblind.prior.weight=2e-3")`` -> params by slot path.
+
+    Values stay text: the pipeline reads each by the type its component declares
+    (:mod:`deblur.parameters`), so ``iterations=2.5`` is refused rather than run as 2.
+    """
+    params: dict[str, dict[str, str]] = {}
     for item in settings:
         key, sep, raw = item.partition("=")
         path, dot, name = key.strip().rpartition(".")
         if not sep or not dot or not name:
             raise InputError(f"--set {item!r}: expected SLOT.PARAM=VALUE, e.g. solver.iterations=500")
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        params.setdefault(path, {})[name] = value
+        params.setdefault(path, {})[name] = raw.strip()
     return params
 
 
@@ -296,7 +351,12 @@ def progress_bar(label: str, quiet: bool) -> Iterator[ProgressLine | None]:
     show_default=True,
     help="Output folder.",
 )
-@click.option("--kernel-size", type=int, help="Odd kernel support in pixels (default: the method's).")
+@click.option(
+    "--kernel-size",
+    type=int,
+    help="Odd kernel support in pixels, at most half the smaller image side. Default: the method's rule; "
+    "core's, used by classic, is min(H, W) // 10 made odd, within [7, 35]. Set it for larger shake.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random draw.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto.")
 @click.option(
@@ -338,15 +398,20 @@ def run_command(
     """Deblur INPUTS with METHOD; write the image, kernel (PNG, .npy) and a JSON report per input."""
     from deblur.inputs import check_kernel_size
     from deblur.io import read_image
-    from deblur.outputs import write_result
+    from deblur.outputs import check_writable, write_result
     from deblur.pipeline import resolve_method, run
+    from deblur.plugins.manager import core_version
 
+    # everything that can be refused is refused before the first deblur: the output folder, clashing
+    # names, the composition and its parameters, then every input
+    check_writable(out_dir)
+    check_distinct_stems(inputs, out_dir)
     registry = state.registry()
     components = parse_uses(
         uses, kernel_prior=kernel_prior, image_prior=image_prior, kernel_rep=kernel_rep, nonblind=nonblind
     )
     params = parse_settings(settings)
-    resolve_method(registry, method, components, params)  # fail fast, before reading anything
+    resolve_method(registry, method, components, params).check()
     loaded = []
     for path in inputs:
         image, info = read_image(path)
@@ -381,6 +446,19 @@ def run_command(
         )
         seconds = result.timings.get("total", 0.0)
         click.echo(f"{path}: {out_dir / files['deblurred' + extension]} ({seconds:.1f} s)")
+
+
+def check_distinct_stems(inputs: tuple[Path, ...], out_dir: Path) -> None:
+    """Refuse inputs whose outputs would overwrite each other (``c.png`` and ``c.jpg``, ``a/c.png`` and
+    ``b/c.png``: every output is named after the input's stem)."""
+    seen: dict[str, Path] = {}
+    for path in inputs:
+        first = seen.setdefault(path.stem, path)
+        if first is not path:
+            raise InputError(
+                f"{first} and {path} would write the same outputs ({path.stem}-deblurred, -kernel, "
+                f"-report) in {out_dir}; rename one, or deblur them into separate folders with -o"
+            )
 
 
 def make_kernel(kind: str, size: int, seed: int) -> Any:
@@ -449,9 +527,11 @@ def blur_command(
     from deblur.data.synthetic import blur_image
     from deblur.inputs import check_kernel_fits
     from deblur.io import read_image, write_image, write_kernel
+    from deblur.outputs import check_writable
 
     if noise < 0:
         raise InputError(f"--noise must be >= 0, got {noise}")
+    check_writable(output.parent)
     image, info = read_image(input_path)
     kernel = make_kernel(kernel_kind, size, seed)
     check_kernel_fits(kernel, image)
@@ -465,6 +545,7 @@ def blur_command(
     ).clamp(0, 1)
     stem = output.with_suffix("")
     kernel_npy, kernel_png = Path(f"{stem}-kernel.npy"), Path(f"{stem}-kernel.png")
+    output.parent.mkdir(parents=True, exist_ok=True)
     write_image(output, blurred, bit_depth=info.bit_depth)
     write_kernel(kernel_npy, kernel)
     write_kernel(kernel_png, kernel)
@@ -578,16 +659,23 @@ def bench_command(
 ) -> None:
     """Benchmark METHODS side by side (`true-kernel:SOLVER` runs a non-blind solver with the true kernel)."""
     from deblur.bench import default_run, load_dataset, parse_method, run_bench
+    from deblur.outputs import check_writable
     from deblur.pipeline import resolve_method, resolve_solver
 
+    if out_dir is not None:
+        check_writable(out_dir)
     registry = state.registry()
     params = bench_settings(settings, methods)
     for method in methods:
         kind, name = parse_method(method)
         if kind == "blind":
-            resolve_method(registry, name, params=params[method])
+            plan = resolve_method(registry, name, params=params[method]).check()
         else:
-            resolve_solver(registry, name, need="non-blind", params=params[method])
+            plan = resolve_solver(registry, name, need="non-blind", params=params[method]).check()
+        nodes = {node.path: node for node in plan.root.walk()}
+        params[method] = {  # as the components read them, so reports record numbers, not text
+            path: {key: nodes[path].params[key] for key in values} for path, values in params[method].items()
+        }
     names = None if images is None else [n.strip() for n in images.split(",") if n.strip()]
     items = load_dataset(spec, limit=limit, kernel_size=kernel_size, images=names)
     with progress_bar("bench", quiet) as progress:
@@ -653,7 +741,11 @@ def train_command(
     import torch
 
     from deblur.inputs import pick_device
+    from deblur.outputs import check_writable
     from deblur.training import TrainSpec
+
+    if out is not None:
+        check_writable(out.parent)
 
     target = pick_device(device, torch.empty(0))
     with progress_bar(name, quiet) as progress:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -12,8 +13,35 @@ from typing import Any
 import numpy as np
 import torch
 
+from deblur.errors import InputError
 from deblur.io import ImageInfo, write_image, write_kernel
 from deblur.result import Result
+
+
+def check_writable(folder: Path) -> None:
+    """Refuse an output folder that cannot be made or written to, before any work is done.
+
+    Probes by creating the missing folders and a temporary file in ``folder``, then removes all it
+    created, so a later failure leaves nothing behind.
+    """
+    folder = Path(folder)
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    created: list[Path] = []
+    try:
+        for path in reversed(missing):
+            path.mkdir()
+            created.append(path)
+        if not folder.is_dir():
+            raise InputError(f"cannot write to output folder {folder}: it is not a folder")
+        handle, probe = tempfile.mkstemp(prefix=".deblur-probe-", dir=folder)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(f"cannot write to output folder {folder}: {exc.strerror or exc}") from None
+    finally:
+        for path in reversed(created):
+            with contextlib.suppress(OSError):
+                path.rmdir()
 
 
 def write_result(
@@ -31,8 +59,11 @@ def write_result(
     Returns the written file names by role and suffix (``"deblurred.png"``, ``"kernel.npy"``, ...).
     Nothing is left behind if any write fails.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".deblur-", dir=out_dir))
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".deblur-", dir=out_dir))
+    except OSError as exc:
+        raise InputError(f"cannot write to output folder {out_dir}: {exc.strerror or exc}") from None
     try:
         files: dict[str, str] = {}
 
@@ -70,5 +101,7 @@ def write_result(
         for file_name in files.values():
             os.replace(staging / file_name, out_dir / file_name)
         return files
+    except OSError as exc:
+        raise InputError(f"cannot write the outputs of {stem} to {out_dir}: {exc.strerror or exc}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -9,13 +9,13 @@ are checked for the whole tree before any factory is imported or called.
 from __future__ import annotations
 
 import functools
-import inspect
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from deblur.errors import CompositionError
+from deblur.parameters import check_params
 from deblur.registry import Registered, Registry
 
 if TYPE_CHECKING:
@@ -54,22 +54,15 @@ class Node:
         return factory(**parts, **self.params)
 
     def check_params(self) -> None:
-        """Refuse parameters the factory does not take, naming those it does."""
-        factory = self.entry.record.load_factory()
-        try:
-            signature = inspect.signature(factory)
-        except (TypeError, ValueError):
-            return
-        accepted = signature.parameters
-        if any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
-            return
-        unknown = sorted(set(self.params) - set(accepted))
-        if unknown:
-            takes = ", ".join(n for n in accepted if n not in self.children) or "no parameters"
-            raise CompositionError(
-                f"{self.entry.kind} {self.entry.name!r} at {self.path!r} does not take "
-                f"{', '.join(unknown)}; it takes: {takes}"
-            )
+        """Refuse parameters the factory does not take or values that do not fit their declared types;
+        convert command-line text to those types (:mod:`deblur.parameters`)."""
+        self.params = check_params(
+            self.entry.record.load_factory(),
+            self.params,
+            path=self.path,
+            component=f"{self.entry.kind} {self.entry.name!r}",
+            slots=self.children,
+        )
 
 
 @dataclass
@@ -82,27 +75,53 @@ class Plan:
     def config(self) -> dict[str, Any]:
         return {"method": self.method, ROOT: self.root.config()}
 
-    def build(self) -> Any:
+    def check(self) -> Plan:
+        """Check every component's parameters (importing the factories, calling none of them)."""
         for node in self.root.walk():
             node.check_params()
-        return self.root.build()
+        return self
+
+    def build(self) -> Any:
+        return self.check().root.build()
 
 
 def _join(prefix: str, slot: str) -> str:
     return slot if prefix == ROOT else f"{prefix}.{slot}"
 
 
+@dataclass(frozen=True)
+class Choices:
+    """Components by slot path and parameters by slot path: a recipe's, or the user's overrides."""
+
+    components: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def paths(self) -> set[str]:
+        return set(self.components) | set(self.params)
+
+
 def _resolve_node(
     registry: Registry,
     path: str,
     entry: Registered,
-    components: Mapping[str, str],
-    params: Mapping[str, Mapping[str, Any]],
+    user: Choices,
+    recipe: Choices | None,
+    replaced: list[str],
 ) -> Node:
-    node = Node(path, entry, dict(params.get(path, {})))
+    """Resolve ``entry`` at ``path`` and, recursively, its slots.
+
+    The user's choices win over the recipe's. Where the user puts a different component in a slot than
+    the recipe would, the recipe's components and parameters for that slot and everything below it are
+    dropped (they were chosen for the component replaced), and the slot's path goes into ``replaced``.
+    """
+    node = Node(path, entry, {**(recipe.params.get(path, {}) if recipe else {}), **user.params.get(path, {})})
     for slot, req in entry.record.requires.items():
         slot_path = _join(path, slot)
-        name = components.get(slot_path, req.default)
+        planned = (recipe.components.get(slot_path) if recipe else None) or req.default
+        name = user.components.get(slot_path, planned)
+        keeps_recipe = recipe is not None and name == planned
+        if recipe is not None and not keeps_recipe:
+            replaced.append(slot_path)
         fitting = registry.fitting(req.kind, req.capabilities)
         needs = (
             f"a {req.kind.replace('_', ' ')} providing {', '.join(sorted(req.capabilities)) or 'anything'}"
@@ -120,12 +139,17 @@ def _resolve_node(
                 f"{entry.name!r}: it lacks {', '.join(sorted(missing))}; "
                 f"{_plural(req.kind)} that fit: {', '.join(fitting) or 'none registered'}"
             )
-        node.children[slot] = _resolve_node(registry, slot_path, child, components, params)
+        child_recipe = recipe if keeps_recipe else None
+        node.children[slot] = _resolve_node(registry, slot_path, child, user, child_recipe, replaced)
     return node
 
 
 def _plural(kind: str) -> str:
     return kind.replace("_", " ") + "s"
+
+
+def _under(path: str, prefixes: list[str]) -> bool:
+    return any(path == p or path.startswith(p + ".") for p in prefixes)
 
 
 def resolve_solver(
@@ -136,17 +160,23 @@ def resolve_solver(
     components: Mapping[str, str] | None = None,
     params: Mapping[str, Mapping[str, Any]] | None = None,
     method: str | None = None,
+    recipe: Choices | None = None,
 ) -> Plan:
-    """Resolve the solver ``solver`` (which must provide ``need``) and its slots into a :class:`Plan`."""
-    components = dict(components or {})
-    params = {path: dict(values) for path, values in (params or {}).items()}
+    """Resolve the solver ``solver`` (which must provide ``need``) and its slots into a :class:`Plan`.
+
+    ``components`` and ``params`` are the user's choices by slot path; ``recipe`` holds a method's,
+    which apply only while the user keeps the components they were chosen for.
+    """
+    user = Choices(dict(components or {}), {path: dict(v) for path, v in (params or {}).items()})
     entry = registry.get("solver", solver)
     if need not in entry.record.provides:
         fitting = ", ".join(registry.fitting("solver", {need})) or "none registered"
         raise CompositionError(f"solver {solver!r} is not {need}; {need} solvers: {fitting}")
-    root = _resolve_node(registry, ROOT, entry, components, params)
+    replaced: list[str] = []
+    root = _resolve_node(registry, ROOT, entry, user, recipe or Choices(), replaced)
     paths = {node.path for node in root.walk()}
-    stray = sorted((set(components) | set(params)) - paths)
+    recipe_paths = {p for p in (recipe.paths() if recipe else ()) if not _under(p, replaced)}
+    stray = sorted((user.paths() | recipe_paths) - paths)
     if stray:
         raise CompositionError(
             f"no slot {stray[0]!r} in {method or solver!r}; its slots are: {', '.join(sorted(paths))}"
@@ -160,19 +190,20 @@ def resolve_method(
     components: Mapping[str, str] | None = None,
     params: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Plan:
-    """Resolve a registered method with the user's component and parameter overrides."""
+    """Resolve a registered method with the user's component and parameter overrides.
+
+    Swapping a component (``components={"nonblind": "wiener"}``) drops the recipe's choices made for the
+    component it replaces: its sub-slots (``nonblind.prior``) and parameters.
+    """
     record = registry.get("method", method).record
-    merged_components = {**record.components, **(components or {})}
-    merged_params: dict[str, dict[str, Any]] = {path: dict(v) for path, v in record.params.items()}
-    for path, values in (params or {}).items():
-        merged_params.setdefault(path, {}).update(values)
     return resolve_solver(
         registry,
         record.solver,
         need="blind",
-        components=merged_components,
-        params=merged_params,
+        components=components,
+        params=params,
         method=method,
+        recipe=Choices(record.components, record.params),
     )
 
 
@@ -238,7 +269,7 @@ def run(
         {**(components or {}), **extra_components},
         {**(params or {}), **extra_params},
     )
-    x = as_image(image)
+    x = as_image(image).detach()  # a blind run is an estimate, not a differentiable function of y
     target = pick_device(device, x)
     x = x.to(target)
     check_kernel_size(kernel_size, x.shape[-2:])

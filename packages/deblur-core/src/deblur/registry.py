@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from deblur.errors import CompositionError, PluginError
-from deblur.plugins.manager import PluginManager, PluginStatus
+from deblur.errors import CompositionError
+from deblur.plugins.manager import PluginManager
 from deblur.plugins.records import KINDS
 
 _PLURAL = {
@@ -41,44 +41,40 @@ class Registered:
         return {"plugin": self.plugin, "distribution": self.distribution, "version": self.version}
 
 
-def _describe(entry: Registered) -> str:
-    who = entry.distribution or entry.plugin
-    return f"{who} {entry.version}" if entry.version else who
-
-
 class Registry:
-    """Components by kind and name. Two providers of one name are an error naming both."""
+    """Components by kind and name, one provider per name: :meth:`PluginManager.collect` has already
+    resolved clashes (the first provider in load order keeps a name; strict mode raises)."""
 
     def __init__(self, manager: PluginManager | None = None) -> None:
         self.manager = manager if manager is not None else PluginManager()
-        if self.manager.conflicts:
-            raise PluginError(self.manager.conflicts[0])
         self._entries: dict[str, dict[str, Registered]] = {kind: {} for kind in KINDS}
-        order = {status.name: i for i, status in enumerate(self.manager.statuses())}
         for kind, pairs in self.manager.collect().items():
-            for record, status in sorted(pairs, key=lambda pair: order[pair[1].name]):
-                self._add(kind, record, status)
-
-    def _add(self, kind: str, record: Any, status: PluginStatus) -> None:
-        entry = Registered(record, status.name, status.distribution, status.version)
-        taken = self._entries[kind].get(record.name)
-        if taken is not None:
-            raise PluginError(
-                f"{kind.replace('_', ' ')} {record.name!r} is provided by both "
-                f"{_describe(taken)} and {_describe(entry)}; uninstall one or disable it with "
-                "DEBLUR_LOAD_PLUGINS"
-            )
-        self._entries[kind][record.name] = entry
+            for record, status in pairs:
+                entry = Registered(record, status.name, status.distribution, status.version)
+                self._entries[kind].setdefault(record.name, entry)
 
     def get(self, kind: str, name: str) -> Registered:
-        """The component ``name`` of ``kind``; an unknown name is a :class:`CompositionError`."""
+        """The component ``name`` of ``kind``; an unknown name is a one-line :class:`CompositionError`
+        that also names the plugins not loaded that may provide it (see :meth:`_unloaded_providers`)."""
         try:
             return self._entries[kind][name]
         except KeyError:
             known = ", ".join(sorted(self._entries[kind])) or "none"
-            raise CompositionError(
-                f"unknown {kind.replace('_', ' ')} {name!r}; registered {_PLURAL[kind]}: {known}"
-            ) from None
+            message = f"unknown {kind.replace('_', ' ')} {name!r}; registered {_PLURAL[kind]}: {known}"
+            raise CompositionError("; ".join([message, *self._unloaded_providers(name)])) from None
+
+    def _unloaded_providers(self, name: str) -> list[str]:
+        """One clause per plugin that is not loaded and may provide ``name``: every failed plugin
+        (what it registers is unknown), and each disabled one that ``name`` is named after."""
+        clauses = []
+        for status in self.manager.statuses():
+            if status.status == "failed":
+                who = f"plugin {status.name!r}" + (f" ({status.describe()})" if status.distribution else "")
+                reason = status.error or "no reason given"
+                clauses.append(f"{who}, which failed to load ({reason}), may provide it")
+            elif status.status == "disabled" and status.named_like(name):
+                clauses.append(f"plugin {status.name!r} is disabled (DEBLUR_LOAD_PLUGINS) and may provide it")
+        return clauses
 
     def all(self, kinds: Iterable[str] = KINDS) -> list[Registered]:
         """Every registered component of the given kinds, in kind then load order."""

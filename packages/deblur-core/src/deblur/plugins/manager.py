@@ -6,12 +6,23 @@ working. Environment switches:
 
 - ``DEBLUR_LOAD_PLUGINS``: comma-separated allowlist of entry-point or distribution names; empty means
   no external plugin (core's built-ins always load). Unset means all.
-- ``DEBLUR_STRICT_PLUGINS=1``: re-raise the first plugin failure with its original traceback.
+- ``DEBLUR_STRICT_PLUGINS=1``: re-raise the first plugin failure with its original traceback, and make
+  the conflicts below a :class:`PluginError` naming both sides.
+
+Conflicts never fail the innocent party:
+
+- Two allowed distributions declaring one entry-point name: the one named after it by convention
+  (entry point ``X`` from distribution ``deblur-X``, names normalised) is loaded, otherwise the first
+  found; each other one is listed as ``failed`` and is not imported.
+- Two plugins registering a record of one kind and name: the first provider in load order keeps it
+  (core first, then entry points by name, then plugins registered later); :meth:`PluginManager.collect`
+  marks each later one ``failed`` with the provider it clashed with, and it contributes no record.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -52,6 +63,25 @@ class PluginStatus:
             "error": self.error,
             "hooks": list(self.hooks),
         }
+
+    def describe(self) -> str:
+        """``distribution version`` (or the plugin name), as messages name a provider."""
+        who = self.distribution or self.name
+        return f"{who} {self.version}" if self.version else who
+
+    def named_like(self, component: str) -> bool:
+        """Whether ``component`` is named after this plugin: its entry-point name, or its distribution
+        name without ``deblur-``, alone or followed by ``-``, ``_`` or ``.`` (names normalised)."""
+        wanted = _normalise(component)
+        stems = {_normalise(self.name)}
+        if self.distribution:
+            stems.add(_normalise(self.distribution).removeprefix("deblur-"))
+        return any(wanted == stem or wanted.startswith(f"{stem}-") for stem in stems if stem)
+
+
+def _normalise(name: str) -> str:
+    """A distribution or entry-point name compared the way packaging compares names (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _env_allowlist() -> set[str] | None:
@@ -99,8 +129,8 @@ class PluginManager:
         self._pm.add_hookspecs(hookspecs)
         self.strict = _env_strict() if strict is None else strict
         self.allow = _env_allowlist() if allow is None else set(allow)
-        self._status: dict[str, PluginStatus] = {}
-        self.conflicts: list[str] = []
+        self._status: dict[str, PluginStatus] = {}  # by name: the one registered (or first seen)
+        self._seen: list[PluginStatus] = []  # every status, rejected duplicate entry points included
         if builtins:
             from deblur import _builtins
 
@@ -122,8 +152,11 @@ class PluginManager:
             raise PluginError(f"a plugin named {name!r} is already registered")
         self._pm.register(plugin, name=name)
         hooks = sorted(hook for hook in HOOK_NAMES.values() if callable(getattr(plugin, hook, None)))
-        status = PluginStatus(name, distribution, version, hooks=hooks)
-        self._status[name] = status
+        return self._add_status(PluginStatus(name, distribution, version, hooks=hooks))
+
+    def _add_status(self, status: PluginStatus) -> PluginStatus:
+        self._status.setdefault(status.name, status)
+        self._seen.append(status)
         return status
 
     def load_entry_points(self, entry_points: Iterable[metadata.EntryPoint] | None = None) -> None:
@@ -133,36 +166,60 @@ class PluginManager:
         for ep in eps:
             by_name[ep.name].append(ep)
         for name, group in sorted(by_name.items()):
-            dist, version = _provenance(group[0])
-            if len(group) > 1:
-                owners = " and ".join(f"{d} {v}" for d, v in map(_provenance, group))
-                message = f"entry point {name!r} of group {GROUP!r} is provided by both {owners}"
-                self.conflicts.append(message)
-                self._status[name] = PluginStatus(name, dist, version, "failed", message)
-                continue
-            if self.allow is not None and name not in self.allow and dist not in self.allow:
-                self._status[name] = PluginStatus(name, dist, version, "disabled")
-                continue
-            try:
-                module = group[0].load()
-            except Exception as exc:
-                if self.strict:
-                    raise
-                self._status[name] = PluginStatus(name, dist, version, "failed", _reason(exc))
-                continue
-            self.register(module, name, distribution=dist, version=version)
+            allowed = [ep for ep in group if self._allowed(ep)]
+            keep = self._pick(name, allowed) if allowed else None
+            if keep is not None:
+                self._load(keep)
+            for ep in group:
+                if ep is keep:
+                    continue
+                dist, version = _provenance(ep)
+                if keep is not None and any(ep is other for other in allowed):
+                    self._add_status(PluginStatus(name, dist, version, "failed", _rejected(name, keep)))
+                else:
+                    self._add_status(PluginStatus(name, dist, version, "disabled"))
+
+    def _allowed(self, ep: metadata.EntryPoint) -> bool:
+        return self.allow is None or ep.name in self.allow or _provenance(ep)[0] in self.allow
+
+    def _pick(self, name: str, candidates: list[metadata.EntryPoint]) -> metadata.EntryPoint:
+        """The one of several entry points named ``name`` to load: the one whose distribution is named
+        after it (``deblur-NAME``), else the first found; strict mode refuses to choose."""
+        if len(candidates) > 1 and self.strict:
+            owners = " and ".join(_describe_ep(ep) for ep in candidates)
+            raise PluginError(f"entry point {name!r} of group {GROUP!r} is provided by both {owners}")
+        owners = [ep for ep in candidates if _named_after(name, _provenance(ep)[0])]
+        return (owners or candidates)[0]
+
+    def _load(self, ep: metadata.EntryPoint) -> None:
+        dist, version = _provenance(ep)
+        try:
+            module = ep.load()
+        except Exception as exc:
+            if self.strict:
+                raise
+            self._add_status(PluginStatus(ep.name, dist, version, "failed", _reason(exc)))
+            return
+        self.register(module, ep.name, distribution=dist, version=version)
 
     # -- queries ------------------------------------------------------------------------------
     def statuses(self) -> list[PluginStatus]:
-        """Every plugin seen, core first, in load order."""
-        return list(self._status.values())
+        """Every plugin seen, core first, in load order; a rejected duplicate entry point follows the
+        one of its name that was kept."""
+        return list(self._seen)
 
     def status(self, name: str) -> PluginStatus:
+        """The plugin registered as ``name`` (for a duplicate entry-point name: the one kept)."""
         return self._status[name]
 
     def collect(self) -> dict[str, list[tuple[Any, PluginStatus]]]:
-        """Call every hook of every loaded plugin; a plugin whose hook raises is marked failed and
-        contributes nothing. Returns ``{kind: [(record, provider status), ...]}``."""
+        """Call every hook of every loaded plugin and resolve name clashes.
+
+        A plugin whose hook raises, or that registers a name of a kind that an earlier plugin in load
+        order (core first) already provides, is marked failed and contributes nothing; strict mode
+        raises instead. Returns ``{kind: [(record, provider status), ...]}`` in load order, one
+        provider per name.
+        """
         per_plugin: dict[str, dict[str, list[Any]]] = defaultdict(dict)
         for kind, hook_name in HOOK_NAMES.items():
             for impl in getattr(self._pm.hook, hook_name).get_hookimpls():
@@ -178,13 +235,48 @@ class PluginManager:
                     continue
                 per_plugin[impl.plugin_name][kind] = records
         collected: dict[str, list[tuple[Any, PluginStatus]]] = {kind: [] for kind in KINDS}
-        for name, by_kind in per_plugin.items():
-            status = self._status[name]
-            if status.status != "loaded":
+        taken: dict[tuple[str, str], PluginStatus] = {}
+        for status in list(self._status.values()):
+            by_kind = per_plugin.get(status.name, {})
+            if status.status != "loaded" or not by_kind:
+                continue
+            clash = self._clash(status, by_kind, taken)
+            if clash is not None:
+                status.status, status.error = "failed", clash
                 continue
             for kind, records in by_kind.items():
+                taken.update(((kind, record.name), status) for record in records)
                 collected[kind].extend((record, status) for record in records)
         return collected
+
+    def _clash(
+        self,
+        status: PluginStatus,
+        by_kind: dict[str, list[Any]],
+        taken: dict[tuple[str, str], PluginStatus],
+    ) -> str | None:
+        """Why ``status``'s records cannot all be registered, or ``None``; strict mode raises."""
+        for kind, records in by_kind.items():
+            own: set[str] = set()
+            for record in records:
+                what = f"{kind.replace('_', ' ')} {record.name!r}"
+                other = taken.get((kind, record.name))
+                if record.name in own:
+                    problem = f"{what} is registered twice by {status.describe()}"
+                elif other is not None:
+                    problem = f"{what} is already provided by {other.describe()}"
+                    if self.strict:
+                        problem = (
+                            f"{what} is provided by both {other.describe()} and {status.describe()}; "
+                            "uninstall one or disable it with DEBLUR_LOAD_PLUGINS"
+                        )
+                else:
+                    own.add(record.name)
+                    continue
+                if self.strict:
+                    raise PluginError(problem)
+                return problem
+        return None
 
 
 def _provenance(ep: metadata.EntryPoint) -> tuple[str | None, str | None]:
@@ -192,3 +284,21 @@ def _provenance(ep: metadata.EntryPoint) -> tuple[str | None, str | None]:
     if dist is None:
         return None, None
     return dist.metadata["Name"], dist.version
+
+
+def _describe_ep(ep: metadata.EntryPoint) -> str:
+    dist, version = _provenance(ep)
+    return f"{dist} {version}" if dist and version else dist or repr(ep.value)
+
+
+def _named_after(name: str, distribution: str | None) -> bool:
+    """Whether ``distribution`` owns entry point ``name`` by convention: it is ``deblur-NAME``."""
+    return distribution is not None and _normalise(distribution) == _normalise(f"deblur-{name}")
+
+
+def _rejected(name: str, keep: metadata.EntryPoint) -> str:
+    why = "named after it" if _named_after(name, _provenance(keep)[0]) else "found first"
+    return (
+        f"entry point {name!r} of group {GROUP!r} is also declared by {_describe_ep(keep)} ({why}), "
+        "which is used instead"
+    )

@@ -220,7 +220,9 @@ class ClassicBlind:
         label: str,
     ) -> tuple[torch.Tensor, float]:
         """``iterations`` latent and kernel steps on ``y`` (1, 1, H, W) from ``k``, starting at the weight
-        scale ``scale``; returns the kernel and the scale for the next steps."""
+        scale ``scale``; returns the kernel and the scale for the next steps. Not differentiable (the
+        pruning works on arrays), so the inputs are taken without their autograd history."""
+        y, k = y.detach(), k.detach()
         gamma = float(self.kernel_prior.weight)
         size = tuple(k.shape[-2:])
         obs_grads = interior_gradient(y)

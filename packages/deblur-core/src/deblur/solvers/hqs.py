@@ -37,12 +37,13 @@ import math
 
 import torch
 
-from deblur.checks import positive
+from deblur.checks import count, positive
 from deblur.errors import InputError
 from deblur.operators.fft import psf2otf
 from deblur.priors.base import GradientPrior
 from deblur.priors.image import HyperLaplacian, gradient, gradient_adjoint
 from deblur.solvers._common import (
+    BOUNDARIES,
     check_inputs,
     embed,
     gradient_spectrum,
@@ -52,6 +53,19 @@ from deblur.solvers._common import (
 __all__ = ["HQSDeconvolver", "hqs_deconvolve"]
 
 DEFAULT_WEIGHT = 1e-4
+
+
+def _continuation_steps(
+    iterations: int, beta_init: float, beta_rate: float, beta_max: float, mu_ratio: float
+) -> int:
+    """The number of ``beta`` values of the continuation; refuses settings that make no schedule."""
+    count("iterations", iterations, 1)
+    beta, rate = positive("beta_init", beta_init), positive("beta_rate", beta_rate)
+    beta_max = positive("beta_max", beta_max)
+    positive("mu_ratio", mu_ratio)
+    if rate <= 1 or beta_max < beta:
+        raise InputError(f"need beta_rate > 1 and beta_max >= beta_init, got {rate}, {beta_max} < {beta}")
+    return math.floor(math.log(beta_max / beta) / math.log(rate) + 1e-9) + 1
 
 
 def hqs_deconvolve(
@@ -84,15 +98,8 @@ def hqs_deconvolve(
         prior = HyperLaplacian(positive("weight", weight, allow_zero=True), alpha=0.8)
     elif not isinstance(prior, GradientPrior):
         raise InputError(f"HQS needs a gradient prior with shrink(v, beta), got {prior!r}")
-    if int(iterations) < 1:
-        raise InputError(f"iterations must be >= 1, got {iterations}")
-    beta = positive("beta_init", beta_init)
-    rate = positive("beta_rate", beta_rate)
-    beta_max = positive("beta_max", beta_max)
-    mu_ratio = positive("mu_ratio", mu_ratio)
-    if rate <= 1 or beta_max < beta:
-        raise InputError(f"need beta_rate > 1 and beta_max >= beta_init, got {rate}, {beta_max} < {beta}")
-    steps = math.floor(math.log(beta_max / beta) / math.log(rate) + 1e-9) + 1
+    steps = _continuation_steps(iterations, beta_init, beta_rate, beta_max, mu_ratio)
+    beta, rate = float(beta_init), float(beta_rate)
 
     H, W = y.shape[-2:]
     top, left, N1, N2 = latent_window((H, W), k.shape[-2:], boundary)
@@ -125,18 +132,34 @@ class HQSDeconvolver:
     ``HQSDeconvolver(prior=TotalVariation(2e-4), boundary="valid")(y, k)``.
     """
 
-    def __init__(self, prior: GradientPrior | None = None, **params: float | int | str) -> None:
-        known = set(hqs_deconvolve.__kwdefaults__) - {"prior"}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise InputError(f"unknown HQS parameters {unknown}; expected some of {sorted(known)}")
+    def __init__(
+        self,
+        prior: GradientPrior | None = None,
+        *,
+        weight: float = DEFAULT_WEIGHT,
+        boundary: str = "valid",
+        iterations: int = 3,
+        beta_init: float = 1e-3,
+        beta_rate: float = 2.0,
+        beta_max: float = 1.0,
+        mu_ratio: float = 10.0,
+    ) -> None:
         if prior is None:
-            weight = positive("weight", params.pop("weight", DEFAULT_WEIGHT), allow_zero=True)
-            prior = HyperLaplacian(weight, alpha=0.8)
+            prior = HyperLaplacian(positive("weight", weight, allow_zero=True), alpha=0.8)
         elif not isinstance(prior, GradientPrior):
             raise InputError(f"HQS needs a gradient prior with shrink(v, beta), got {prior!r}")
+        if boundary not in BOUNDARIES:
+            raise InputError(f"unknown boundary {boundary!r}; expected one of {', '.join(BOUNDARIES)}")
+        _continuation_steps(iterations, beta_init, beta_rate, beta_max, mu_ratio)
         self.prior = prior
-        self.params = params
+        self.params = {
+            "boundary": boundary,
+            "iterations": iterations,
+            "beta_init": beta_init,
+            "beta_rate": beta_rate,
+            "beta_max": beta_max,
+            "mu_ratio": mu_ratio,
+        }
 
     def __call__(self, y: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         return hqs_deconvolve(y, k, prior=self.prior, **self.params)

@@ -69,8 +69,8 @@ RUNS = {
     "levin-nonblind": Run(("true-kernel:wiener", "true-kernel:hqs", "true-kernel:richardson-lucy")),
     "levin-classic": Run(("classic",)),
     "levin-dipmc": Run(("dipmc",)),
-    "levin-dipmc-no-refine": Run(("dipmc",), ("--set", "solver.refine=0")),
-    "levin-dipmc-no-mc": Run(("dipmc",), ("--set", "solver.randomize=none"), tuple(LARGE_KERNELS)),
+    "levin-dipmc-no-refine": Run(("dipmc",), ("--use", "refiner=none")),
+    "levin-dipmc-no-mc": Run(("dipmc",), ("--set", "estimator.randomize=none"), tuple(LARGE_KERNELS)),
     "levin-gankernel": Run(("gankernel",), ("--kernel-size", "31")),
     "levin-gankernel-z": Run(
         ("gankernel",), ("--kernel-size", "31", "--set", "kernel_rep.space=z"), tuple(LARGE_KERNELS)
@@ -78,7 +78,7 @@ RUNS = {
     "levin-gankernel-generator": Run(
         ("gankernel",), ("--kernel-size", "31", "--set", "kernel_rep.space=generator"), tuple(LARGE_KERNELS)
     ),
-    "levin-gankernel-init": Run(("gankernel",), ("--kernel-size", "31", "--set", "solver.steps=1")),
+    "levin-gankernel-init": Run(("gankernel",), ("--kernel-size", "31", "--set", "estimator.steps=1")),
 }
 BLIND = ["levin-classic", "levin-dipmc", "levin-gankernel"]
 #: Table 3 of the GAN-kernel paper: which variables of the kernel generator the BID process optimises.
@@ -367,7 +367,7 @@ Montages (the blurry input over the true kernel, the estimate over its kernel):
 ## DIP-MC: what the Monte-Carlo randomization buys (Sec. 3.5, Table 5)
 
 The 8 Levin images with the largest kernels, `dipmc` as benchmarked above against the same preset with
-the generator's input noise and dropout switched off (`--set solver.randomize=none`: the deterministic
+the generator's input noise and dropout switched off (`--set estimator.randomize=none`: the deterministic
 DIP of Eq. 7, i.e. SelfDeblur's MAP_{{x,k}} with DIP-MC's networks and schedule):
 `{shown("levin-dipmc-no-mc")}`
 
@@ -397,9 +397,10 @@ image (`deblur bench` runs on the CPU).
 The `fast` preset fits its kernel on a 128 px window, and there it drops the faint parts of the path: on
 im02_ker06, for example, `classic` scored 33.95 dB with a kernel of MNC 0.83 and unrefined `dipmc`
 31.24 dB with one of MNC 0.91. So the preset refines the kernel before the non-blind step
-(`solver.refine=5`): five alternations of core's `classic` finest level (L0 latent, gradient
-least-squares kernel, pruning), started from the DIP-MC kernel, on the whole luminance image, about 1 s.
-This stage is not in the paper: `--set solver.refine=0` is the paper's two-stage protocol, and
+(the `refiner` slot holds core's `classic-refine`: five alternations of the `classic` finest level (L0
+latent, gradient least-squares kernel, pruning), started from the DIP-MC kernel, on the whole luminance
+image, about 1 s.
+This stage is not in the paper: `--use refiner=none` is the paper's two-stage protocol, and
 `dipmc-paper` has it off. The run without it reproduces the preset's row from before the switch existed
 on all 32 images, to the last digit:
 `{shown("levin-dipmc-no-refine")}`

@@ -3,8 +3,8 @@
     python bench/dipmc_refine_variants.py --levin ../shared/benchdata/levin [--run DIR] [--out FILE]
 
 ``DIR`` (default ``bench/out/levin-dipmc-no-refine``) is the ``--out`` folder of
-``deblur bench dipmc --dataset levin:PATH --set solver.refine=0``: its kernels (``kernels/dipmc/*.npy``)
-are refined by :meth:`deblur.solvers.classic.ClassicBlind.refine` with each variant below, deconvolved
+``deblur bench dipmc --dataset levin:PATH --use refiner=none``: its kernels (``kernels/dipmc/*.npy``)
+are refined by :meth:`deblur.solvers.classic.ClassicRefiner.refine` with each variant below, deconvolved
 by the ``dipmc`` method's non-blind solver and scored as ``deblur bench`` scores. The preset's variant is
 the method's own refiner, so its scores are those of ``deblur bench dipmc``. Writes JSON (default
 ``bench/out/dipmc-refine-variants.json``): mean PSNR on im01-im02, im03-im04 and all images.
@@ -25,10 +25,11 @@ import numpy as np
 import torch
 
 from deblur.bench import load_dataset, score
+from deblur.observation import luminance
 from deblur.pipeline import resolve_method
 from deblur.registry import Registry
 from deblur.result import Result
-from deblur.solvers.classic import ClassicBlind, luminance
+from deblur.solvers.classic import ClassicRefiner
 
 OUT = Path(__file__).parent / "out"
 HALVES = (("im01", "im02"), ("im03", "im04"))
@@ -61,20 +62,18 @@ def main() -> None:
         item = items[path.stem]
         k = torch.from_numpy(np.load(path)).to(item.blurry.dtype)[None, None]
         cases.append((item, luminance(item.blurry), k))
-    preset = solver.refiner()
+    preset = solver.refiner
     rows = []
     for label, iterations, cut, scale in VARIANTS:
         if iterations is None:
             refiner = preset
-        elif iterations > 0:  # the preset's priors and solver, other iterations, cut and weight scale
-            refiner = ClassicBlind(
+        elif iterations > 0:  # the preset's priors, other iterations, cut and weight scale
+            refiner = ClassicRefiner(
                 image_prior=preset.image_prior,
                 kernel_prior=preset.kernel_prior,
-                nonblind=preset.nonblind,
                 iterations=iterations,
                 kernel_threshold=cut,
                 min_weight_scale=scale,
-                threads=None,
             )
         psnr = {}
         for item, gray, k in cases:

@@ -32,7 +32,7 @@ PRESETS = (("dipmc", (50, 250)), ("dipmc-paper", (2, 7)))
 
 def seconds(blurry: torch.Tensor, method: str, size: int, steps: int) -> float:
     start = time.perf_counter()
-    run(blurry, method=method, kernel_size=size, seed=0, params={"solver": {"steps": steps}})
+    run(blurry, method=method, kernel_size=size, seed=0, params={"estimator": {"steps": steps}})
     return time.perf_counter() - start
 
 
@@ -56,9 +56,9 @@ def main() -> None:
                 "image": item.name,
                 "kernel_size": item.kernel_size,
                 "threads": solver.threads or torch.get_num_threads(),
-                "steps": solver.steps,
+                "steps": solver.estimator.steps,
                 "seconds_per_step": per_step,
-                "seconds_per_image": short + (solver.steps - few) * per_step,
+                "seconds_per_image": short + (solver.estimator.steps - few) * per_step,
             }
         )
         print(json.dumps(rows[-1]), flush=True)

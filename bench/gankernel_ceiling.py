@@ -36,10 +36,11 @@ from deblur.metrics import kernel_mnc
 from deblur.pipeline import deconvolve
 from deblur.result import Result
 from deblur.solvers.hqs import HQSDeconvolver
+from deblur.solvers.kernel_then_image import KernelThenImage
 from deblur_gankernel.generator import KernelGenerator
 from deblur_gankernel.inversion import invert, l1_distance
 from deblur_gankernel.representation import GanLatentKernel
-from deblur_gankernel.solver import GanKernelSolver
+from deblur_gankernel.solver import GanKernelEstimator
 from deblur_gankernel.store import LoadedGenerator, load_generator
 
 
@@ -66,7 +67,8 @@ def bid_from(loaded: LoadedGenerator, w: torch.Tensor, item: BenchItem, lr_kerne
             rep.variable.copy_(w)
         return rep
 
-    solver = GanKernelSolver(kernel_rep=start, nonblind=HQSDeconvolver(), lr_kernel=lr_kernel, threads=1)
+    estimator = GanKernelEstimator(kernel_rep=start, lr_kernel=lr_kernel)
+    solver = KernelThenImage(estimator=estimator, nonblind=HQSDeconvolver(), crop=128, threads=1)
     result = solver(item.blurry, RunContext(kernel_size=loaded.network.config.size, seed=0))
     s = score(item, "gankernel", Result(image=result.image.clamp(0, 1), kernel=result.kernel), 0.0)
     return {"psnr": s.psnr, "mnc": s.mnc}

@@ -32,7 +32,7 @@ from deblur.kernels import kernel_to_image
 from deblur.metrics import kernel_mnc
 from deblur_gankernel.data import BlurredCrops, motion_kernels
 from deblur_gankernel.inversion import invert
-from deblur_gankernel.store import load_encoder, load_generator, shipped_sizes
+from deblur_gankernel.store import STORE, load_encoder, load_generator
 
 SEED = 20240917
 """Seed of the held-out kernels and images (training used seeds 0 and 1_000_003)."""
@@ -88,7 +88,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
-    sizes = args.sizes or shipped_sizes("initializer")
+    sizes = args.sizes or STORE.sizes("initializer")
     rows = {}
     for size in sizes:
         print(f"wrote {kernel_grid(size, args.columns, args.out)}")

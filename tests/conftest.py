@@ -1,4 +1,8 @@
-"""Shared test helpers: real distributions written to a temporary path, found by importlib.metadata."""
+"""Shared test helpers: real distributions written to a temporary path, found by importlib.metadata.
+
+An isolated registry of core plus given plugins is :func:`deblur.testing.registry_with`, the helper
+plugin authors use too (re-exported here for older imports).
+"""
 
 from __future__ import annotations
 
@@ -7,23 +11,12 @@ import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-from deblur.plugins import PluginManager
-from deblur.registry import Registry
+from deblur.testing import registry_with
 
-
-def registry_with(*plugins: ModuleType) -> Registry:
-    """Core's built-ins plus these hook modules, nothing else that happens to be installed
-    (``deblur_x.plugin`` registers as ``x`` from distribution ``deblur-x``)."""
-    manager = PluginManager(autoload=False)
-    for module in plugins:
-        package = module.__name__.split(".")[0]
-        name, dist = package.removeprefix("deblur_"), package.replace("_", "-")
-        manager.register(module, name, distribution=dist, version="test")
-    return Registry(manager)
+__all__ = ["install_plugin", "registry_with", "write_distribution"]
 
 
 def write_distribution(

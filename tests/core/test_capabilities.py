@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import re
 import subprocess
 import sys
@@ -12,17 +13,17 @@ from typing import Any
 
 import pytest
 
+from deblur import hookimpl
 from deblur.capabilities import CAPABILITIES, Capability, markdown_table
-from deblur.pipeline import resolve_solver
-from deblur.plugins import PluginManager
+from deblur.plugins import PluginManager, PriorRecord
 from deblur.plugins.records import COMPONENT_KINDS
 from deblur.registry import Registered, Registry
-from tests.conftest import registry_with
+from deblur.testing import check_capabilities, check_plugin, registry_with
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "writing-plugins.md"
 PLUGINS = ("deblur_dipmc.plugin", "deblur_gankernel.plugin", "deblur_fixture.plugin")
-#: The kernel size core's kernel representations are built with here.
-SIZE = 5
+#: The kinds whose components deblur.testing.check_capabilities builds.
+BUILT_KINDS = ("operator", "prior", "solver", "kernel_representation")
 
 
 def _plugin(name: str) -> ModuleType:
@@ -102,28 +103,6 @@ def _protocol(dotted: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def _build(registry: Registry, entry: Registered) -> Any:
-    """The component with default parameters and slots; a kernel representation's module of ``SIZE``."""
-    if entry.kind == "solver":
-        need = "non-blind" if "non-blind" in entry.record.provides else "blind"
-        return resolve_solver(registry, entry.name, need=need).build()
-    built = entry.record.load_factory()()
-    return built(SIZE) if entry.kind == "kernel_representation" else built
-
-
-def _promised(registry: Registry) -> list[tuple[Capability, Registered]]:
-    """Core's components paired with each capability they provide that states a protocol or members.
-
-    Operators are left out: building one takes a kernel tensor."""
-    return [
-        (CAPABILITIES[c], entry)
-        for entry in registry.all(("prior", "solver", "kernel_representation"))
-        if entry.plugin == "deblur-core"
-        for c in sorted(entry.record.provides)
-        if CAPABILITIES[c].protocol or CAPABILITIES[c].members
-    ]
-
-
 def test_protocols_name_runtime_checkable_protocols_in_core() -> None:
     for cap in CAPABILITIES.values():
         if cap.protocol:
@@ -131,22 +110,59 @@ def test_protocols_name_runtime_checkable_protocols_in_core() -> None:
             assert getattr(_protocol(cap.protocol), "_is_runtime_protocol", False), cap.protocol
 
 
+def _promised(entries: list[Registered]) -> set[str]:
+    """The capabilities of ``entries`` that state a protocol or members (what the check can see)."""
+    return {
+        c for e in entries for c in e.record.provides if CAPABILITIES[c].protocol or CAPABILITIES[c].members
+    }
+
+
 def test_core_components_keep_their_promises() -> None:
-    registry = registry_with()
-    checked = _promised(registry)
-    assert {cap.name for cap, _ in checked} >= {"penalty", "gradient-shrink", "quadratic", "non-blind"}
-    for cap, entry in checked:
-        built = _build(registry, entry)
-        if cap.protocol:
-            assert isinstance(built, _protocol(cap.protocol)), f"{entry.name} is not a {cap.protocol}"
-        missing = [m for m in cap.members if not hasattr(built, m)]
-        assert not missing, f"{entry.kind} {entry.name!r} provides {cap.name!r} but lacks {missing}"
+    """Every component of core, operators included (built with random operands by deblur.testing); with
+    the installed plugins, which fill slots core leaves to them (``kernel-then-image``'s estimator)."""
+    installed = [
+        importlib.import_module(name) for name in PLUGINS if importlib.util.find_spec(name.split(".")[0])
+    ]
+    registry = registry_with(*installed)
+    core = [e for e in registry.all(BUILT_KINDS) if e.plugin == "deblur-core"]
+    assert {e.kind for e in core} == set(BUILT_KINDS)
+    assert _promised(core) >= {"penalty", "gradient-shrink", "quadratic", "non-blind", "linear", "adjoint"}
+    for entry in core:
+        check_capabilities(registry, entry.kind, entry.name)
+
+
+def test_plugin_components_keep_their_promises(loaded: Registry) -> None:
+    """The same check on each installed plugin's components that build without shipped weights."""
+    for entry in loaded.all(BUILT_KINDS):
+        if entry.plugin != "deblur-core" and "pretrained" not in entry.record.provides:
+            check_capabilities(loaded, entry.kind, entry.name)
+
+
+class ShrinklessPrior:
+    """Claims ``gradient-shrink`` for core's kernel-l2 prior, which has no ``shrink``."""
+
+    @hookimpl
+    def deblur_priors(self):
+        yield PriorRecord(
+            name="shrinkless",
+            summary="s",
+            factory="deblur.priors.kernel:KernelL2",
+            provides={"image", "penalty", "gradient-shrink"},
+        )
 
 
 def test_promise_check_can_fail() -> None:
     """A prior that claims ``gradient-shrink`` without ``shrink`` is caught by the same check."""
-    from deblur.priors import KernelL2
+    registry = registry_with(ShrinklessPrior())
+    broken = (
+        r"^prior 'shrinkless' provides 'gradient-shrink' but is not a deblur\.priors\.base\.GradientPrior$"
+    )
+    with pytest.raises(AssertionError, match=broken):
+        check_capabilities(registry, "prior", "shrinkless")
 
-    cap = CAPABILITIES["gradient-shrink"]
-    assert not isinstance(KernelL2(), _protocol(cap.protocol or ""))
-    assert not hasattr(KernelL2(), "shrink")
+
+@pytest.mark.parametrize("name", PLUGINS, ids=[p.split(".")[0] for p in PLUGINS])
+def test_our_plugins_pass_the_contract_suite(name: str) -> None:
+    """deblur.testing.check_plugin on each of our plugins (components that need weights are skipped)."""
+    report = check_plugin(_plugin(name))
+    assert report and all("'" in line for line in report)

@@ -11,12 +11,13 @@ from deblur.data.synthetic import blur_image
 from deblur.errors import InputError
 from deblur.kernels import motion_kernel
 from deblur.metrics import kernel_mnc, psnr
+from deblur.observation import default_kernel_size, kernel_size, luminance
 from deblur.operators import convolve
 from deblur.pipeline import resolve_method
 from deblur.priors import HyperLaplacian, KernelL2, L0Gradient
 from deblur.priors.image import interior_gradient
 from deblur.solvers._kernel_estimation import KernelLeastSquares, l0_latent, prune_kernel, rescale_kernel
-from deblur.solvers.classic import ClassicBlind, auto_kernel_size, luminance
+from deblur.solvers.classic import ClassicBlind
 from deblur.solvers.hqs import HQSDeconvolver
 
 SIZE, KSIZE = 64, 9
@@ -91,15 +92,21 @@ def test_deterministic_for_a_seed_and_reports_progress() -> None:
     b = method(y, RunContext(kernel_size=7, seed=3))
     assert torch.equal(a.kernel, b.kernel) and torch.equal(a.image, b.image)
     levels = len(method.pyramid(7))
-    assert calls[0][:3] == (f"scale 1/{levels}", 1, 2) and set(calls[0][3]) == {"residual", "weight"}
+    assert calls[0][:3] == (f"scale 1/{levels}", 1, 2) and set(calls[0][3]) == {
+        "kernel_residual",
+        "weight_scale",
+    }
     assert calls[-1][:3] == ("non-blind", 1, 1)
     assert len(calls) == 2 * levels + 1
 
 
 def test_kernel_size_rules() -> None:
-    assert auto_kernel_size((255, 255)) == 25
-    assert auto_kernel_size((40, 300)) == 7
-    assert auto_kernel_size((2000, 3000)) == 35
+    assert default_kernel_size((255, 255)) == 25
+    assert default_kernel_size((40, 300)) == 7
+    assert default_kernel_size((2000, 3000)) == 35
+    assert kernel_size((255, 255), None, 31) == 31 and kernel_size((255, 255), 9, 31) == 9
+    with pytest.raises(InputError, match="too large for a 40x300 image"):
+        kernel_size((40, 300), 21)
     assert make_method().pyramid(27) == [27, 21, 15, 11, 7, 5, 5]
     y, _, _ = observation(1)
     result = make_method(iterations=1, kernel_size=5)(y, RunContext())
@@ -181,7 +188,7 @@ def test_refine_fits_a_rough_kernel_to_the_whole_image(gray_case) -> None:
     rough[0, 0, drop[:, 0], drop[:, 1]] = 0
     rough = rough / rough.sum()
     history: dict[str, list[float]] = {}
-    refined = make_method().refine(y, rough, history=history)
+    refined = make_method().level.refine(y, rough, history=history)
     assert refined.shape == k.shape and float(refined.min()) >= 0
     assert float(refined.sum()) == pytest.approx(1.0, abs=1e-5)
     assert len(history["kernel_residual"]) == 5 and set(history["weight_scale"]) == {0.05}
@@ -192,11 +199,11 @@ def test_refine_fits_a_rough_kernel_to_the_whole_image(gray_case) -> None:
 def test_refine_refuses_a_kernel_of_the_wrong_shape_or_size() -> None:
     y = torch.rand(1, 1, 32, 32)
     with pytest.raises(InputError, match=r"\(1, 1, H, W\)"):
-        make_method().refine(torch.rand(1, 3, 32, 32), torch.ones(1, 1, 5, 5) / 25)
+        make_method().level.refine(torch.rand(1, 3, 32, 32), torch.ones(1, 1, 5, 5) / 25)
     with pytest.raises(InputError, match=r"\(1, 1, h, w\)"):
-        make_method().refine(y, torch.ones(5, 5) / 25)
+        make_method().level.refine(y, torch.ones(5, 5) / 25)
     with pytest.raises(InputError, match="too large"):
-        make_method().refine(y, torch.ones(1, 1, 17, 17) / 289)
+        make_method().level.refine(y, torch.ones(1, 1, 17, 17) / 289)
 
 
 def test_an_input_with_autograd_history_runs_without_warnings(registry) -> None:

@@ -49,7 +49,9 @@ def test_list_components_text_shows_what_each_slot_requires() -> None:
     assert "nonblind:solver[non-blind]=hqs" in classic
     assert "kernel_prior:prior[kernel,quadratic]=kernel-l2" in classic
     wiener = next(row for row in rows if row.split()[1] == "wiener")
-    assert wiener.split()[4] == "-"
+    assert wiener.split()[4] == "forward:operator[uniform]=uniform"
+    kernel_then_image = next(row for row in rows if row.split()[1] == "kernel-then-image")
+    assert "refiner:solver[kernel-refiner]" in kernel_then_image, "optional: no default"
 
 
 def test_broken_plugin_is_reported_and_does_not_break_listing(install_plugin) -> None:

@@ -68,6 +68,7 @@ def test_classic_resolves_with_core_defaults(registry: Registry) -> None:
         "kernel_prior": "kernel-l2",
         "nonblind": "hqs",
         "nonblind.prior": "hyper-laplacian",
+        "nonblind.forward": "uniform",
     }
 
 
@@ -88,6 +89,7 @@ def test_swapping_a_component_drops_the_recipe_choices_made_for_the_replaced_one
         "image_prior": "l0-gradient",
         "kernel_prior": "kernel-l2",
         "nonblind": nonblind,
+        "nonblind.forward": "uniform",
     }
     assert plan.root.children["kernel_prior"].params == {"weight": 4.0}, "unswapped slots keep theirs"
     result = run(torch.rand(1, 1, 40, 40), "classic", registry=registry, kernel_size=5, nonblind=nonblind)
@@ -160,3 +162,40 @@ def test_run_accepts_arrays_and_checks_input(toy_registry: Registry) -> None:
         run(torch.zeros(1, 1, 32, 32), "toy", registry=toy_registry, kernel_size=31)
     with pytest.raises(InputError, match=r"shape \(B, 1 or 3, H, W\)"):
         run(torch.zeros(1, 2, 8, 8), "toy", registry=toy_registry)
+
+
+class _AnyOperator:
+    """A solver whose slot takes an operator that is uniform or spatially varying."""
+
+    @hookimpl
+    def deblur_solvers(self):
+        yield SolverRecord(
+            name="needs-any",
+            summary="test",
+            factory="deblur.solvers.wiener:WienerDeconvolver",
+            provides={"non-blind"},
+            requires={
+                "op": Requirement(
+                    "operator", {"linear"}, default="uniform", any_of={"uniform", "spatially-varying"}
+                )
+            },
+        )
+
+
+def test_any_of_requirements_take_a_component_with_one_of_them() -> None:
+    from deblur.testing import registry_with
+
+    req = Requirement("operator", {"linear"}, any_of={"uniform", "spatially-varying"})
+    assert req.missing(frozenset({"linear", "uniform"})) == []
+    assert req.missing(frozenset({"linear"})) == ["one of spatially-varying, uniform"]
+    registry = registry_with(_AnyOperator())
+    for operator in ("uniform", "kernel-field"):
+        plan = resolve_solver(registry, "needs-any", need="non-blind", components={"op": operator})
+        assert plan.root.children["op"].entry.name == operator
+
+
+def test_an_optional_slot_is_left_empty_by_none_and_built_as_none(registry: Registry) -> None:
+    plan = resolve_method(registry, "classic")
+    assert plan.root.empty == []
+    with pytest.raises(CompositionError, match=r"slot 'nonblind' of 'classic' needs a solver providing"):
+        resolve_method(registry, "classic", {"nonblind": "none"})

@@ -120,6 +120,7 @@ def test_every_kind_has_a_hook() -> None:
         "deblur_priors",
         "deblur_solvers",
         "deblur_kernel_representations",
+        "deblur_image_networks",
         "deblur_methods",
         "deblur_trainers",
     }
@@ -132,7 +133,7 @@ def test_core_registers_itself_through_the_hooks() -> None:
     manager = PluginManager(autoload=False)
     (core,) = manager.statuses()
     assert (core.name, core.distribution, core.status) == ("deblur-core", "deblur-core", "loaded")
-    assert set(core.hooks) == set(HOOK_NAMES.values()) - {"deblur_trainers"}, "core ships no weights"
+    assert set(core.hooks) == set(HOOK_NAMES.values()) - {"deblur_trainers", "deblur_image_networks"}
 
 
 def test_registered_plugin_components_carry_provenance() -> None:
@@ -360,3 +361,99 @@ def test_wrong_record_type_fails_the_plugin() -> None:
     manager.register(Wrong(), "wrong")
     Registry(manager)
     assert "expected SolverRecord" in manager.status("wrong").error
+
+
+# -- hooks that match no specification (pluggy's check_pending, per plugin) ------------------------
+
+TYPO = """
+from deblur import hookimpl
+from deblur.plugins import PriorRecord, SolverRecord
+
+@hookimpl
+def deblur_prior():
+    yield PriorRecord(name="typo-prior", summary="p", factory="math:sqrt", provides={"image"})
+
+@hookimpl
+def deblur_solvers():
+    yield SolverRecord(name="typo-solver", summary="s", factory="math:sqrt", provides={"non-blind"})
+"""
+
+
+def _typo_error() -> str:
+    hooks = ", ".join(sorted(HOOK_NAMES.values()))
+    return f"unknown hook deblur_prior (did you mean deblur_priors?); hooks: {hooks}"
+
+
+def test_a_misspelt_hook_fails_only_its_plugin(install_plugin) -> None:
+    install_plugin("typo-dist", "0.2", {"typo_mod": TYPO}, {"typo": "typo_mod"})
+    install_plugin("good-dist", "2.0", {"good_mod": GOOD.format(name="good-solver")}, {"good": "good_mod"})
+    manager = PluginManager(allow=["typo", "good"])
+    typo = manager.status("typo")
+    assert (typo.status, typo.error, typo.distribution) == ("failed", _typo_error(), "typo-dist")
+    assert manager.status("good").status == "loaded"
+    registry = Registry(manager)
+    assert registry.get("solver", "good-solver").distribution == "good-dist"
+    with pytest.raises(CompositionError, match=r"unknown solver 'typo-solver'.*plugin 'typo' .*deblur_prior"):
+        registry.get("solver", "typo-solver")  # its correctly named hook contributes nothing either
+
+
+def test_a_misspelt_hook_shows_in_deblur_plugins(install_plugin) -> None:
+    install_plugin("typo-dist", "0.2", {"typo_mod": TYPO}, {"typo": "typo_mod"})
+    install_plugin("good-dist", "2.0", {"good_mod": GOOD.format(name="good-solver")}, {"good": "good_mod"})
+    result = cli("plugins", "--json", DEBLUR_LOAD_PLUGINS="typo,good")
+    assert result.exit_code == 0, result.output
+    report = {s["name"]: s for s in json.loads(result.output)}
+    assert (report["typo"]["status"], report["typo"]["error"]) == ("failed", _typo_error())
+    assert (report["good"]["status"], report["deblur-core"]["status"]) == ("loaded", "loaded")
+    table = cli("plugins", DEBLUR_LOAD_PLUGINS="typo")
+    assert "failed: unknown hook deblur_prior (did you mean deblur_priors?)" in table.output
+
+
+def test_strict_mode_refuses_a_misspelt_hook(install_plugin) -> None:
+    install_plugin("typo-dist", "0.2", {"typo_mod": TYPO}, {"typo": "typo_mod"})
+    with pytest.raises(PluginError, match=r"^plugin 'typo' \(typo-dist 0\.2\): unknown hook deblur_prior"):
+        PluginManager(allow=["typo"], strict=True)
+    strict = cli("list-methods", DEBLUR_LOAD_PLUGINS="typo", DEBLUR_STRICT_PLUGINS="1")
+    assert strict.exit_code == 2
+    assert strict.output.strip().splitlines() == [f"Error: plugin 'typo' (typo-dist 0.2): {_typo_error()}"]
+
+
+def test_unknown_hooks_are_listed_and_optional_ones_allowed() -> None:
+    class TwoTypos:
+        @hookimpl
+        def deblur_solver(self):
+            return []
+
+        @hookimpl
+        def deblur_zzz(self):
+            return []
+
+    class Optional:
+        @hookimpl(optionalhook=True)
+        def deblur_future_kind(self):
+            return []
+
+    manager = PluginManager(autoload=False)
+    manager.register(TwoTypos(), "two-typos")
+    manager.register(Optional(), "optional")
+    assert manager.status("two-typos").error.startswith(
+        "unknown hooks deblur_solver (did you mean deblur_solvers?), deblur_zzz; hooks: "
+    )
+    assert manager.status("optional").status == "loaded", "pluggy's optionalhook is honoured"
+    Registry(manager)
+    manager._pm.check_pending()  # nothing pending: the offender was unregistered
+
+
+def test_a_hook_taking_arguments_fails_alone() -> None:
+    class TakesArguments:
+        @hookimpl
+        def deblur_priors(self, weight):
+            return []
+
+    manager = PluginManager(autoload=False)
+    manager.register(TakesArguments(), "args")
+    status = manager.status("args")
+    assert status.status == "failed"
+    assert status.error.startswith("invalid hook: Plugin 'args' for hook 'deblur_priors'")
+    assert "'weight'" in status.error
+    assert Registry(manager).get("solver", "hqs").plugin == "deblur-core"

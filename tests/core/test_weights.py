@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import json
 import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import torch
 
 from deblur.errors import WeightsError
-from deblur.weights import WeightCard, card_path, load_weights, save_weights, sha256_file
+from deblur.weights import WeightCard, WeightStore, card_path, load_weights, save_weights, sha256_file
 
 COMMAND = "deblur train demo --seed 0"
 
@@ -62,3 +65,74 @@ def test_missing_card_and_command(tmp_path, saved):
         load_weights(path)
     with pytest.raises(WeightsError, match="command"):
         save_weights(tmp_path / "x", tensors, {"seed": 1})
+
+
+PACKAGE = "deblur_store_demo"
+TRAINERS = {"prior": "demo-prior", "init": "demo-init"}
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WeightStore]:
+    """A store over an importable package ``deblur_store_demo`` with ``prior`` weights of sizes 9 and 15."""
+    package = tmp_path / PACKAGE
+    (package / "weights").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    store = WeightStore(PACKAGE, TRAINERS)
+    for size in (15, 9):
+        tensors = {"w": torch.full((size,), float(size))}
+        save_weights(store.stem("prior", size), tensors, {"command": store.command("prior", size)})
+    (package / "weights" / "prior-x.json").write_text("{}")  # not a size
+    (package / "weights" / "init-21.json").write_text("{}")  # another kind
+    yield store
+    sys.modules.pop(PACKAGE, None)
+
+
+def test_store_lists_and_loads_the_package_data(store: WeightStore, tmp_path: Path) -> None:
+    assert store.root == tmp_path / PACKAGE / "weights"
+    assert store.sizes("prior") == [9, 15] and store.sizes("init") == [21]
+    assert store.stem("prior", 9) == store.root / "prior-9"
+    assert store.command("init", 21) == "deblur train demo-init --size 21"
+    assert store.command("prior", 9, out="x/p") == "deblur train demo-prior --size 9 --out x/p"
+    tensors, card = store.load("prior", 15)
+    assert torch.equal(tensors["w"], torch.full((15,), 15.0))
+    assert card["sha256"] == sha256_file(store.stem("prior", 15).with_suffix(".safetensors"))
+    other = tmp_path / "elsewhere" / "prior-9"
+    save_weights(other, {"w": torch.zeros(2)}, {"command": "deblur train demo-prior --size 9"})
+    assert torch.equal(store.load("prior", 9, other)[0]["w"], torch.zeros(2))
+    with pytest.raises(ValueError, match="kinds: prior, init"):
+        store.sizes("posterior")
+    with pytest.raises(ValueError, match="needs"):
+        WeightStore(PACKAGE, TRAINERS, pattern="net-{size}")
+
+
+def test_store_refuses_a_missing_size_naming_the_sizes_and_the_command(store: WeightStore) -> None:
+    with pytest.raises(WeightsError) as err:
+        store.load("prior", 21)
+    message = str(err.value)
+    assert "has prior weights for sizes 9, 15, not 21" in message
+    assert f"{store.stem('prior', 21)}.safetensors is missing" in message
+    assert message.endswith("train them with `deblur train demo-prior --size 21`")
+
+
+def test_store_refuses_corrupt_or_cardless_files_naming_them_and_the_command(
+    store: WeightStore, tmp_path: Path
+) -> None:
+    weights = store.stem("prior", 9).with_suffix(".safetensors")
+    weights.write_bytes(weights.read_bytes()[:-1] + b"!")
+    with pytest.raises(WeightsError) as err:
+        store.load("prior", 9)
+    assert f"weights {weights} do not match their card" in str(err.value)
+    assert "run `deblur train demo-prior --size 9` to recreate it" in str(err.value)
+    card_path(weights).unlink()
+    with pytest.raises(WeightsError, match=r"card .*prior-9\.json is missing.*demo-prior --size 9`"):
+        store.load("prior", 9)
+    stem = tmp_path / "mine"
+    with pytest.raises(WeightsError, match=f"run `deblur train demo-prior --size 9 --out {stem}`"):
+        store.load("prior", 9, stem)
+    _, card = store.load("prior", 15)
+    error = store.error("prior", 15, "are for 13 px kernels", card)
+    assert str(error) == (
+        f"prior weights {store.stem('prior', 15)}.safetensors are for 13 px kernels; "
+        "run `deblur train demo-prior --size 15`"
+    )

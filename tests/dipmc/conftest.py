@@ -9,13 +9,14 @@ import pytest
 import deblur_dipmc.plugin
 from deblur.context import torch_threads
 from deblur.registry import Registry
-from tests.conftest import registry_with
+from deblur.testing import registry_with
 
 #: Networks and schedules small enough for a test (the fast preset is far larger).
 TINY = {
-    "solver": {"steps": 20, "crop": None, "mc_samples": 2},
-    "image_net": {"width": 8, "levels": 2, "skip": 2},
-    "kernel_rep": {"hidden": 16},
+    "solver": {"crop": None},
+    "estimator": {"steps": 20, "mc_samples": 2},
+    "estimator.image_net": {"width": 8, "levels": 2, "skip": 2},
+    "estimator.kernel_rep": {"hidden": 16},
 }
 
 

@@ -1,4 +1,5 @@
-"""The DIP-MC blind solver: one step, recovery of a known kernel, outputs, switches, determinism."""
+"""DIP-MC as the estimator of core's kernel-then-image flow: one step, recovery of a known kernel,
+outputs, switches, determinism."""
 
 from __future__ import annotations
 
@@ -12,19 +13,41 @@ from deblur.kernels.generators import motion_kernel
 from deblur.kernels.representation import simplex_kernel
 from deblur.metrics import kernel_mnc
 from deblur.operators.uniform import convolve
+from deblur.priors import KernelL2, L0Gradient
+from deblur.solvers.classic import ClassicRefiner
 from deblur.solvers.hqs import HQSDeconvolver
+from deblur.solvers.kernel_then_image import KernelThenImage
 from deblur_dipmc.generators import image_generator
 from deblur_dipmc.kernels import fcn_kernel, kernel_net
 from deblur_dipmc.solver import DIPMC
 
+FLOW = ("crop", "color", "kernel_threshold", "center_kernel", "threads")
 
-def make_solver(kernel_rep=None, image_net=None, **params) -> DIPMC:
-    settings = {"steps": 20, "crop": None, "mc_samples": 2, **params}
+
+def refiner(iterations: int) -> ClassicRefiner:
+    """The ``dipmc`` method's refiner (``classic-refine`` with the recipe's settings)."""
+    return ClassicRefiner(
+        image_prior=L0Gradient(), kernel_prior=KernelL2(4.0), iterations=iterations, kernel_threshold=0.02
+    )
+
+
+def make_estimator(kernel_rep=None, image_net=None, **params) -> DIPMC:
+    settings = {"steps": 20, "mc_samples": 2, **params}
     return DIPMC(
         image_net=image_net or image_generator(width=8, levels=2, skip=2),
         kernel_rep=kernel_rep or kernel_net(width=8, levels=2),
-        nonblind=HQSDeconvolver(),
         **settings,
+    )
+
+
+def make_solver(kernel_rep=None, image_net=None, refine: int = 5, **params) -> KernelThenImage:
+    """The ``dipmc`` method's flow at a tiny size: ``refine`` alternations of the refiner (0: none)."""
+    flow = {"kernel_threshold": 0.05, **{k: params.pop(k) for k in FLOW if k in params}}
+    return KernelThenImage(
+        estimator=make_estimator(kernel_rep, image_net, **params),
+        refiner=refiner(refine) if refine else None,
+        nonblind=HQSDeconvolver(),
+        **flow,
     )
 
 
@@ -38,7 +61,7 @@ def observe(n: int = 32, size: int = 7, seed: int = 0, channels: int = 1, noise:
 
 def test_one_step_lowers_the_loss_on_its_draws() -> None:
     y, _ = observe()
-    state, g = make_solver(lr_image=1e-3).build(y, 7, RunContext(kernel_size=7, seed=0))
+    state, g = make_estimator(lr_image=1e-3).build(y, 7, RunContext(kernel_size=7, seed=0))
     state.set_randomness(0.3, 0.01, 1.0)
     draws = g.get_state()
     before = state.step(g)
@@ -50,7 +73,7 @@ def test_one_step_lowers_the_loss_on_its_draws() -> None:
 
 def test_simplex_representation_is_projected_after_each_kernel_step() -> None:
     y, _ = observe()
-    s = make_solver(kernel_rep=simplex_kernel(), lr_kernel=0.05)
+    s = make_estimator(kernel_rep=simplex_kernel(), lr_kernel=0.05)
     state, g = s.build(y, 7, RunContext(kernel_size=7))
     start = state.kernel().detach().clone()
     for _ in range(3):
@@ -74,7 +97,7 @@ def test_recovers_a_known_motion_kernel() -> None:
         kernel_rep=kernel_net(width=16, levels=3),
         steps=300,
         lr_kernel=5e-4,
-        refine=0,
+        refine=0,  # Algorithm 1 alone
     )
     result = s(y, RunContext(kernel_size=11, seed=0))
     assert float(kernel_mnc(result.kernel, k)) > 0.8
@@ -94,22 +117,22 @@ def test_result_holds_kernel_dip_output_samples_and_uncertainty() -> None:
     assert float(r.uncertainty.min()) >= 0
     assert len(r.history["loss"]) == 20 and all(v > 0 for v in r.history["loss"])
     assert set(r.timings) == {"setup", "kernel_estimation", "samples", "refinement", "nonblind"}
-    assert len(r.history["kernel_residual"]) == 5 and r.config["dipmc"]["refine"] == 5
-    assert r.config["kernel_size"] == 7 and r.config["dipmc"]["window"] == [0, 0, 32, 32]
+    assert len(r.history["kernel_residual"]) == 5 and r.config["dipmc"]["steps_taken"] == 20
+    assert r.config["kernel_size"] == 7 and r.config["window"] == [0, 0, 32, 32]
     assert calls[0] == ("dip-mc", 1) and ("dip-mc", 20) in calls and ("refine", 5) in calls
     assert calls[-1][0] == "non-blind"
 
 
 def test_refinement_starts_from_the_dipmc_kernel_and_can_be_switched_off() -> None:
-    """``refine=N`` is core's classic finest level from the Algorithm 1 kernel, on the whole image;
-    ``refine=0`` (the paper preset) hands that kernel to the non-blind solver as it is."""
+    """The refiner runs core's classic finest level from the Algorithm 1 kernel, on the whole image;
+    without one (the paper preset) that kernel goes to the non-blind solver as it is."""
     y, _ = observe(n=48)
     ctx = RunContext(kernel_size=7, seed=1)
     plain = make_solver(crop=24, refine=0)(y, ctx)
     assert "refinement" not in plain.timings and "kernel_residual" not in plain.history
     refined = make_solver(crop=24, refine=3)(y, ctx)
     assert len(refined.history["kernel_residual"]) == 3
-    expected = make_solver(refine=3).refiner().refine(y, plain.kernel)
+    expected = refiner(3).refine(y, plain.kernel)
     assert torch.equal(refined.kernel, expected) and not torch.equal(refined.kernel, plain.kernel)
     assert torch.equal(refined.image, HQSDeconvolver()(y, expected))
 
@@ -143,16 +166,16 @@ def test_same_seed_same_result_other_seed_other_result() -> None:
     ],
 )
 def test_table5_switches_set_the_schedule(randomize: str, dropout, noise) -> None:
-    schedule = make_solver(randomize=randomize, steps=100).schedule(11)
+    schedule = make_estimator(randomize=randomize, steps=100).schedule(11)
     assert (schedule.dropout, schedule.noise) == (dropout, noise)
     assert schedule.at(0) == (dropout[0], noise[0], 1.0)
     assert schedule.at(99) == (dropout[1], noise[1], 0.5)
 
 
 def test_paper_noise_level_depends_on_the_kernel_size() -> None:
-    s = make_solver()
+    s = make_estimator()
     assert s.schedule(27).noise[0] == 0.01 and s.schedule(31).noise[0] == 0.05
-    assert make_solver(noise=0.02).schedule(51).noise[0] == 0.02
+    assert make_estimator(noise=0.02).schedule(51).noise[0] == 0.02
 
 
 @pytest.mark.parametrize("rep", [kernel_net(width=8, levels=2), fcn_kernel(hidden=16)])
@@ -168,19 +191,10 @@ def test_randomizing_an_explicit_kernel_is_refused() -> None:
         make_solver(kernel_rep=simplex_kernel(), randomize_kernel=True)(y, RunContext(kernel_size=7))
 
 
-def test_window_is_at_least_three_kernel_sides() -> None:
-    y = torch.zeros(1, 1, 64, 64)
-    y[..., 40:60, 8:28] = torch.rand(1, 1, 20, 20, generator=torch.Generator().manual_seed(0))
-    s = make_solver(crop=24)
-    assert s.window(y, 5)[2:] == (24, 24)
-    assert s.window(y, 11)[2:] == (33, 33), "at least three kernel sides"
-    assert make_solver(crop=None).window(y, 5) == (0, 0, 64, 64)
-
-
 def test_crop_estimates_on_a_window_and_deconvolves_everything() -> None:
     y, _ = observe(n=48)
     r = make_solver(crop=24, steps=4)(y, RunContext(kernel_size=5))
-    h, w = r.config["dipmc"]["window"][2:]
+    h, w = r.config["window"][2:]
     assert (h, w) == (24, 24) and r.extras["dip_output"].shape[-2:] == (24, 24)
     assert r.image.shape == y.shape
 
@@ -210,6 +224,6 @@ def test_bad_input_and_settings_are_refused() -> None:
     with pytest.raises(InputError, match="odd"):
         s(torch.rand(1, 1, 32, 32), RunContext(kernel_size=6))
     with pytest.raises(InputError, match="randomize"):
-        make_solver(randomize="sometimes")
+        make_estimator(randomize="sometimes")
     with pytest.raises(InputError, match="dropout"):
-        make_solver(dropout=1.0)
+        make_estimator(dropout=1.0)

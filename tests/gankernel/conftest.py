@@ -11,8 +11,8 @@ import torch
 import deblur_gankernel.plugin
 from deblur.context import torch_threads
 from deblur.registry import Registry
+from deblur.testing import registry_with
 from deblur.training import TrainSpec
-from tests.conftest import registry_with
 
 SIZE = 9
 """Kernel size of the test weights (the smallest the generator builds: 4 -> 5 -> 9)."""

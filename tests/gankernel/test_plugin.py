@@ -15,13 +15,15 @@ from deblur.data import blur_image
 from deblur.errors import CompositionError, InputError
 from deblur.pipeline import resolve_method, run
 from deblur.registry import Registry
+from deblur.solvers.kernel_then_image import KernelThenImage
+from deblur.testing import registry_with
 from deblur_gankernel.representation import gan_latent
-from deblur_gankernel.solver import GanKernelSolver
-from tests.conftest import registry_with
+from deblur_gankernel.solver import GanKernelEstimator
 from tests.gankernel.conftest import SIZE
 
-#: Networks and steps small enough for a test.
-TINY_SOLVER = {"steps": 30, "width": 4, "levels": 2, "skip": 2, "crop": None}
+#: Networks and steps small enough for a test, and the whole image as the window.
+TINY_ESTIMATOR = {"steps": 30, "width": 4, "levels": 2, "skip": 2}
+TINY = {"solver": {"crop": None}, "estimator": TINY_ESTIMATOR}
 
 
 def weight_params(weights: dict[str, Path]) -> dict[str, str]:
@@ -35,7 +37,7 @@ def test_records_are_registered_with_their_capabilities(registry: Registry) -> N
     assert {"kernel", "penalty", "projection", "sample"} <= registry.get(
         "prior", "gan-kernel-prior"
     ).record.provides
-    assert "blind" in registry.get("solver", "gankernel").record.provides
+    assert registry.get("solver", "gankernel").record.provides == {"kernel-estimator"}
     for method in ("gankernel", "gankernel-paper"):
         record = registry.get("method", method).record
         assert record.needs_weights and "Zhang" in record.citation
@@ -50,24 +52,29 @@ def test_listing_imports_no_torch() -> None:
 def test_gankernel_resolves_to_the_expected_tree(registry: Registry) -> None:
     plan = resolve_method(registry, "gankernel")
     assert {n.path: n.entry.name for n in plan.root.walk()} == {
-        "solver": "gankernel",
-        "kernel_rep": "gan-latent",
+        "solver": "kernel-then-image",
+        "estimator": "gankernel",
+        "estimator.kernel_rep": "gan-latent",
+        "estimator.forward": "uniform",
         "nonblind": "hqs",
         "nonblind.prior": "hyper-laplacian",
+        "nonblind.forward": "uniform",
     }
+    assert plan.root.params == {"kernel_size": 31, "crop": 128, "threads": 1}
 
 
 def test_paper_preset_carries_the_papers_settings(registry: Registry) -> None:
     nodes = {n.path: n for n in resolve_method(registry, "gankernel-paper").root.walk()}
-    solver = nodes["solver"].params
+    solver = nodes["estimator"].params
     assert (solver["steps"], solver["lr_image"], solver["lr_kernel"], solver["gamma"]) == (
         5000,
         1e-2,
         5e-4,
         0.5,
     )
-    assert (solver["width"], solver["levels"], solver["skip"], solver["crop"]) == (128, 5, 16, None)
-    assert nodes["kernel_rep"].params == {"space": "w", "init": "encoder"}
+    assert (solver["width"], solver["levels"], solver["skip"]) == (128, 5, 16)
+    assert nodes["solver"].params["crop"] is None and "refiner" in nodes["solver"].empty
+    assert nodes["estimator.kernel_rep"].params == {"space": "w", "init": "encoder"}
     for node in nodes.values():
         node.check_params()  # every parameter is accepted by its factory
 
@@ -80,36 +87,32 @@ def test_solver_lowers_the_reblur_loss(tiny_weights: dict[str, Path]) -> None:
     k = torch.zeros(1, 1, SIZE, SIZE)
     k[..., SIZE // 2, 2:-2] = 1 / (SIZE - 4)
     y = blur_image(x, k, noise_sigma=0.0)
-    solver = GanKernelSolver(
-        kernel_rep=gan_latent(**weight_params(tiny_weights)), nonblind=lambda y, k: y, **TINY_SOLVER
-    )
+    estimator = GanKernelEstimator(kernel_rep=gan_latent(**weight_params(tiny_weights)), **TINY_ESTIMATOR)
+    solver = KernelThenImage(estimator=estimator, nonblind=lambda y, k: y)
     result = solver(y, RunContext(kernel_size=SIZE, seed=0))
     loss = result.history["loss"]
     assert len(loss) == 30 and sum(loss[-5:]) < 0.6 * sum(loss[:5])
     assert result.kernel.shape == (1, 1, SIZE, SIZE) and abs(float(result.kernel.sum()) - 1) < 1e-5
     assert result.extras["dip_output"].shape == y.shape
-    assert result.config["gankernel"]["window"] == [0, 0, 48, 48]
+    assert result.config["window"] == [0, 0, 48, 48] and result.config["gankernel"]["steps"] == 30
     again = solver(y, RunContext(kernel_size=SIZE, seed=0))
     assert again.history["loss"] == loss, "the same seed gives the same run"
 
 
 def test_runs_end_to_end_through_the_registry(registry: Registry, tiny_weights: dict[str, Path]) -> None:
     y = torch.rand(1, 3, 40, 40, generator=torch.Generator().manual_seed(1))
-    params = {"solver": TINY_SOLVER, "kernel_rep": weight_params(tiny_weights)}
+    params = {**TINY, "estimator.kernel_rep": weight_params(tiny_weights)}
     result = run(y, "gankernel", kernel_size=SIZE, registry=registry, params=params)
-    assert (
-        result.image.shape == y.shape
-        and result.config["solver"]["slots"]["kernel_rep"]["name"] == "gan-latent"
-    )
+    estimator = result.config["solver"]["slots"]["estimator"]
+    assert result.image.shape == y.shape and estimator["slots"]["kernel_rep"]["name"] == "gan-latent"
     assert float(result.image.min()) >= 0 and float(result.image.max()) <= 1
 
 
 def test_solver_takes_core_representations_and_refuses_bad_input(registry: Registry) -> None:
     y = torch.rand(1, 1, 32, 32, generator=torch.Generator().manual_seed(2))
-    params = {"solver": {**TINY_SOLVER, "steps": 3, "lr_kernel": 5e-3}}
-    result = run(
-        y, "gankernel", kernel_size=5, registry=registry, components={"kernel_rep": "simplex"}, params=params
-    )
+    params = {**TINY, "estimator": {**TINY_ESTIMATOR, "steps": 3, "lr_kernel": 5e-3}}
+    simplex = {"estimator.kernel_rep": "simplex"}
+    result = run(y, "gankernel", kernel_size=5, registry=registry, components=simplex, params=params)
     assert result.kernel.shape == (1, 1, 5, 5)
     with pytest.raises(InputError, match="kernel size 31 is too large"):
         run(
@@ -117,7 +120,7 @@ def test_solver_takes_core_representations_and_refuses_bad_input(registry: Regis
             "gankernel",
             kernel_size=31,
             registry=registry,
-            components={"kernel_rep": "simplex"},
+            components=simplex,
             params=params,
         )
     refused = r"'gankernel' .* cannot fill slot 'nonblind'.*lacks non-blind"
@@ -133,12 +136,12 @@ def test_dipmc_composes_with_the_gan_latent_kernel(tiny_weights: dict[str, Path]
     both = registry_with(deblur_gankernel.plugin, deblur_dipmc.plugin)
     y = torch.rand(1, 1, 40, 40, generator=torch.Generator().manual_seed(3))
     params = {
-        "solver": {"steps": 5, "crop": None, "mc_samples": 1},
-        "image_net": {"width": 4, "levels": 2, "skip": 2},
-        "kernel_rep": weight_params(tiny_weights),
+        "solver": {"crop": None},
+        "estimator": {"steps": 5, "mc_samples": 1},
+        "estimator.image_net": {"width": 4, "levels": 2, "skip": 2},
+        "estimator.kernel_rep": weight_params(tiny_weights),
     }
-    result = run(
-        y, "dipmc", kernel_size=SIZE, registry=both, components={"kernel_rep": "gan-latent"}, params=params
-    )
-    assert result.config["solver"]["slots"]["kernel_rep"]["name"] == "gan-latent"
+    components = {"estimator.kernel_rep": "gan-latent"}
+    result = run(y, "dipmc", kernel_size=SIZE, registry=both, components=components, params=params)
+    assert result.config["solver"]["slots"]["estimator"]["slots"]["kernel_rep"]["name"] == "gan-latent"
     assert result.kernel.shape == (1, 1, SIZE, SIZE)

@@ -61,8 +61,7 @@ def test_initialize_starts_from_the_encoders_kernel(tiny_weights: dict[str, Path
 
 def rep_window(y: torch.Tensor, rep) -> torch.Tensor:
     """The most textured 32 px window of the luminance (the tiny initializer's crop), as ``encode`` reads."""
-    from deblur.regions import textured_window
-    from deblur.solvers.classic import luminance
+    from deblur.observation import luminance, textured_window
 
     gray = luminance(y)
     top, left = textured_window(gray, (32, 32))

@@ -133,9 +133,11 @@ def test_a_size_without_weights_lists_the_shipped_sizes(
 ) -> None:
     for name in ("generator-31.json", "generator-55.json"):
         (tmp_path / name).write_text("{}")
-    monkeypatch.setattr(store, "WEIGHTS", tmp_path)
+    monkeypatch.setattr(store.STORE, "root", tmp_path)
     with pytest.raises(
-        WeightsError, match=r"gan-latent has generator weights for kernel sizes 31, 55, not 23.*--size 23"
+        WeightsError,
+        match=r"deblur-gankernel has generator weights for sizes 31, 55, not 23 "
+        r"\(.*generator-23\.safetensors is missing\).*`deblur train gankernel-generator --size 23`",
     ):
         load_generator(23)
 
@@ -151,7 +153,7 @@ def test_an_initializer_of_another_generator_is_refused(
 
 @pytest.mark.parametrize("kind", ["generator", "initializer"])
 def test_shipped_weights_load_with_their_hash_verified(kind: str) -> None:
-    sizes = store.shipped_sizes(kind)
+    sizes = store.STORE.sizes(kind)
     if not sizes:
         pytest.skip(f"no shipped {kind} weights in this checkout")
     for size in sizes:

@@ -36,7 +36,7 @@ def test_list_methods_shows_the_fixture_method_with_provenance(deblur_cli) -> No
         "deblur-fixture-plugin",
         "0.3.1",
     )
-    assert box["components"] == {"solver": "fixture-box", "nonblind": "wiener"}
+    assert box["components"] == {"solver": "fixture-box", "nonblind": "wiener", "nonblind.forward": "uniform"}
 
 
 def test_the_fixture_method_runs_and_composes_with_core(deblur_cli, tmp_path) -> None:
@@ -86,12 +86,12 @@ def test_classic_runs_with_the_fixture_nonblind_solver(deblur_cli, tmp_path) -> 
         done = deblur_cli(*args, "-o", str(out), "--nonblind", nonblind, "--set", "solver.iterations=2")
         assert done.returncode == 0, done.stderr
         report = json.loads((out / "in-report.json").read_text())
-        assert report["config"]["solver"]["slots"]["nonblind"] == {
-            "name": nonblind,
-            "provider": "deblur-fixture-plugin" if nonblind.startswith("fixture") else "deblur-core",
-            "params": {},
-            "slots": {},
-        }
+        used = report["config"]["solver"]["slots"]["nonblind"]
+        assert (used["name"], used["params"]) == (nonblind, {})
+        assert used["provider"] == (
+            "deblur-fixture-plugin" if nonblind.startswith("fixture") else "deblur-core"
+        )
+        assert "prior" not in used["slots"], "hqs's prior, chosen by the recipe, is dropped"
         assert Image.open(out / "in-deblurred.png").size == (40, 48)
 
 
@@ -127,7 +127,11 @@ def test_two_providers_of_one_solver_name(deblur_cli, tmp_path) -> None:
     done = deblur_cli("list-methods", "--json", pythonpath=str(root))
     assert done.returncode == 0, done.stderr
     methods = {m["name"]: m for m in json.loads(done.stdout)}
-    assert methods["fixture-box"]["components"] == {"solver": "fixture-box", "nonblind": "wiener"}
+    assert methods["fixture-box"]["components"] == {
+        "solver": "fixture-box",
+        "nonblind": "wiener",
+        "nonblind.forward": "uniform",
+    }
     statuses = {
         s["name"]: s for s in json.loads(deblur_cli("plugins", "--json", pythonpath=str(root)).stdout)
     }

@@ -22,6 +22,29 @@ PAN = "Pan, Hu, Su & Yang, Deblurring text images via L0-regularized intensity a
 XU = "Xu, Zheng & Jia, Unnatural L0 sparse representation for natural image deblurring, CVPR 2013"
 
 GRADIENT_PRIOR = {"image", "penalty", "gradient-shrink"}
+#: The priors of one level of the classic alternation (``classic`` and ``classic-refine``).
+CLASSIC_PRIORS = {
+    "image_prior": Requirement(
+        "prior",
+        GRADIENT_PRIOR,
+        default="l0-gradient",
+        summary="prior of the intermediate latent image",
+    ),
+    "kernel_prior": Requirement(
+        "prior",
+        {"kernel", "quadratic"},
+        default="kernel-l2",
+        summary="kernel regulariser of the least-squares step",
+    ),
+}
+
+# the forward slot holds an operator builder (kernel -> operator) with the slot's settings bound
+FFT_FORWARD = Requirement(
+    "operator", {"uniform"}, default="uniform", summary="blur model, one kernel inverted by FFT"
+)
+ANY_FORWARD = Requirement(
+    "operator", {"linear", "adjoint"}, default="uniform", summary="blur model: any linear operator"
+)
 
 
 @hookimpl
@@ -44,13 +67,27 @@ def deblur_operators() -> Iterator[OperatorRecord]:
         name="kernel-field",
         summary="Spatially varying blur with one kernel per pixel",
         factory="deblur.operators.spatially_varying:KernelFieldBlur",
-        provides={"linear", "adjoint", "spatially-varying", "boundary-valid", "differentiable-kernel"},
+        provides={
+            "linear",
+            "adjoint",
+            "spatially-varying",
+            "boundary-valid",
+            "boundary-same",
+            "differentiable-kernel",
+        },
     )
     yield OperatorRecord(
         name="kernel-basis",
         summary="Spatially varying blur as K kernels mixed by K weight maps",
         factory="deblur.operators.spatially_varying:BasisBlur",
-        provides={"linear", "adjoint", "spatially-varying", "boundary-valid", "differentiable-kernel"},
+        provides={
+            "linear",
+            "adjoint",
+            "spatially-varying",
+            "boundary-valid",
+            "boundary-same",
+            "differentiable-kernel",
+        },
     )
 
 
@@ -104,6 +141,7 @@ def deblur_solvers() -> Iterator[SolverRecord]:
         summary="Wiener/Tikhonov deconvolution in the Fourier domain with edge tapering",
         factory="deblur.solvers.wiener:WienerDeconvolver",
         provides={"non-blind", "differentiable-kernel"},
+        requires={"forward": FFT_FORWARD},
     )
     yield SolverRecord(
         name="hqs",
@@ -113,7 +151,8 @@ def deblur_solvers() -> Iterator[SolverRecord]:
         requires={
             "prior": Requirement(
                 "prior", GRADIENT_PRIOR, default="hyper-laplacian", summary="image prior on gradients"
-            )
+            ),
+            "forward": FFT_FORWARD,
         },
         citation=KRISHNAN,
     )
@@ -122,7 +161,16 @@ def deblur_solvers() -> Iterator[SolverRecord]:
         summary="Richardson-Lucy with optional TV regularisation, valid boundary model",
         factory="deblur.solvers.richardson_lucy:RichardsonLucy",
         provides={"non-blind", "differentiable-kernel", "boundary-valid"},
+        requires={"forward": ANY_FORWARD},
         citation="Richardson 1972; Lucy 1974; Dey et al., TV-regularised RL, 2006",
+    )
+    yield SolverRecord(
+        name="cg",
+        summary="Conjugate gradients on the Tikhonov (gradient) normal equations, any linear operator",
+        factory="deblur.solvers.cg:ConjugateGradient",
+        provides={"non-blind", "differentiable-kernel", "boundary-valid"},
+        requires={"forward": ANY_FORWARD},
+        citation="Hestenes & Stiefel, Methods of conjugate gradients for solving linear systems, 1952",
     )
     yield SolverRecord(
         name="classic",
@@ -130,18 +178,7 @@ def deblur_solvers() -> Iterator[SolverRecord]:
         factory="deblur.solvers.classic:ClassicBlind",
         provides={"blind"},
         requires={
-            "image_prior": Requirement(
-                "prior",
-                GRADIENT_PRIOR,
-                default="l0-gradient",
-                summary="prior of the intermediate latent image",
-            ),
-            "kernel_prior": Requirement(
-                "prior",
-                {"kernel", "quadratic"},
-                default="kernel-l2",
-                summary="kernel regulariser of the least-squares step",
-            ),
+            **CLASSIC_PRIORS,
             "nonblind": Requirement(
                 "solver",
                 {"non-blind"},
@@ -150,6 +187,37 @@ def deblur_solvers() -> Iterator[SolverRecord]:
             ),
         },
         citation=f"{XU}; {PAN}",
+    )
+    yield SolverRecord(
+        name="classic-refine",
+        summary="Refine a given kernel on the whole image: the finest level of classic's alternation",
+        factory="deblur.solvers.classic:ClassicRefiner",
+        provides={"kernel-refiner"},
+        requires=CLASSIC_PRIORS,
+        citation=f"{XU}; {PAN}",
+    )
+    yield SolverRecord(
+        name="kernel-then-image",
+        summary="Kernel by a pluggable estimator on a textured window, optional refinement, non-blind step",
+        factory="deblur.solvers.kernel_then_image:KernelThenImage",
+        provides={"blind"},
+        requires={
+            "estimator": Requirement(
+                "solver", {"kernel-estimator"}, summary="estimates the kernel of the window (the method)"
+            ),
+            "refiner": Requirement(
+                "solver",
+                {"kernel-refiner"},
+                optional=True,
+                summary="refines the kernel on the whole image (not in the papers; 'none' for no refinement)",
+            ),
+            "nonblind": Requirement(
+                "solver",
+                {"non-blind"},
+                default="hqs",
+                summary="final deconvolution with the estimated kernel",
+            ),
+        },
     )
 
 

@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from deblur.context import Progress
+from deblur.crops import centre_crop, has_even_margin
 from deblur.errors import InputError
 from deblur.registry import Registry
 from deblur.result import Result
@@ -201,10 +202,9 @@ def _aligned(x: torch.Tensor, y: torch.Tensor, name: str) -> torch.Tensor:
     (H, W), (h, w) = y.shape[-2:], x.shape[-2:]
     if x.shape[1] != y.shape[1]:
         x = x.mean(1, keepdim=True) if y.shape[1] == 1 else x.expand(-1, y.shape[1], -1, -1)
-    dh, dw = h - H, w - W
-    if dh < 0 or dw < 0 or dh % 2 or dw % 2:
+    if not has_even_margin((h, w), (H, W)):
         raise InputError(f"sharp image of {name} is {h}x{w}; need {H}x{W} or larger by an even margin")
-    return x[..., dh // 2 : dh // 2 + H, dw // 2 : dw // 2 + W].contiguous()
+    return centre_crop(x, (H, W)).contiguous()
 
 
 def _photos(n: int, side: int) -> list[torch.Tensor]:
@@ -236,15 +236,12 @@ def _synthetic(n: int, ksize: int) -> list[BenchItem]:
     items = []
     for i in range(n):
         if photos:
-            p = photos[i % len(photos)]
-            top, left = (p.shape[-2] - latent) // 2, (p.shape[-1] - latent) // 2
-            x = p[..., top : top + latent, left : left + latent]
+            x = centre_crop(photos[i % len(photos)], (latent, latent))
         else:
             x = (dead_leaves if i % 2 == 0 else text_image)(latent, g)
         k = motion_kernel(ksize, generator=g)
         y = blur_image(x, k, noise_sigma=SYNTHETIC_NOISE, boundary="valid", generator=g)
-        c = ksize // 2
-        sharp = x[..., c : c + SYNTHETIC_SIZE, c : c + SYNTHETIC_SIZE].contiguous()
+        sharp = centre_crop(x, (SYNTHETIC_SIZE, SYNTHETIC_SIZE)).contiguous()
         items.append(BenchItem(f"synthetic{i:03d}", y, sharp, k, ksize))
     return items
 
@@ -268,12 +265,18 @@ def parse_method(method: str) -> tuple[str, str]:
 
 
 def default_run(
-    method: str, item: BenchItem, overrides: Mapping[str, Any], *, registry: Registry | None = None
+    method: str,
+    item: BenchItem,
+    overrides: Mapping[str, Any],
+    *,
+    components: Mapping[str, str] | None = None,
+    registry: Registry | None = None,
 ) -> Result:
     """Run a method through :func:`deblur.run`, or ``true-kernel:SOLVER`` through :func:`deblur.deconvolve`.
 
     ``overrides`` are parameters by slot path (``{"solver": {"iterations": 3}}``, as ``deblur.run``
-    takes them); for a true-kernel run they address the non-blind solver ("solver") and its slots.
+    takes them) and ``components`` component names by slot path (``{"refiner": "none"}``); for a
+    true-kernel run they address the non-blind solver ("solver") and its slots.
     """
     from deblur.pipeline import deconvolve, run
 
@@ -281,9 +284,18 @@ def default_run(
     if kind == "true-kernel":
         if item.kernel is None:
             raise InputError(f"{method} needs the true kernel, which {item.name} does not have")
-        x = deconvolve(item.blurry, item.kernel, solver=name, registry=registry, params=overrides)
+        x = deconvolve(
+            item.blurry, item.kernel, solver=name, registry=registry, components=components, params=overrides
+        )
         return Result(image=x, kernel=item.kernel)
-    return run(item.blurry, method=name, kernel_size=item.kernel_size, params=overrides, registry=registry)
+    return run(
+        item.blurry,
+        method=name,
+        kernel_size=item.kernel_size,
+        components=components,
+        params=overrides,
+        registry=registry,
+    )
 
 
 @dataclass
@@ -559,6 +571,7 @@ def run_bench(
     dataset: str = "",
     out_dir: str | Path | None = None,
     overrides: Mapping[str, Any] | None = None,
+    components: Mapping[str, Mapping[str, str]] | None = None,
     progress: Progress | None = None,
     resume: bool = False,
 ) -> BenchReport:
@@ -568,7 +581,8 @@ def run_bench(
     method's estimated kernel as ``kernels/<method>/<image>.npy``; the reports are rewritten after every
     image, so an interrupted run keeps what it finished. With ``resume`` the images already scored in
     ``out_dir/report.json`` by every method are kept (with their times) and only the rest are run; that
-    report must come from the same dataset, methods and overrides.
+    report must come from the same dataset, methods, overrides and components (by method; recorded
+    only where some are given).
     """
     from deblur.io import write_kernel
 
@@ -580,7 +594,13 @@ def run_bench(
         parse_method(m)
     out = None if out_dir is None else Path(out_dir)
     report = BenchReport(
-        dataset=dataset, methods=list(methods), scores=[], settings={"overrides": dict(overrides or {})}
+        dataset=dataset,
+        methods=list(methods),
+        scores=[],
+        settings={
+            "overrides": dict(overrides or {}),
+            **({"components": dict(components)} if components else {}),
+        },
     )
     if resume:
         if out is None:

@@ -38,13 +38,15 @@ class Capability:
 
 
 _OPERATOR, _PRIOR, _SOLVER, _REP = "operator", "prior", "solver", "kernel_representation"
+_NET = "image_network"
 
 _ALL = (
     Capability(
         "adjoint",
         (_OPERATOR,),
-        "`adjoint(y)` applies the exact transpose of the blur, `<A x, y> = <x, A^T y>`; under `valid` it "
-        "returns the latent size, larger than y by the kernel size - 1.",
+        "`adjoint(y)` applies the exact transpose of the blur, `<A x, y> = <x, A^T y>` (the dot-product "
+        "test, `deblur.operators.adjoint_mismatch`); under `valid` it returns the latent size, larger than "
+        "y by the kernel size - 1.",
         members=("adjoint",),
     ),
     Capability(
@@ -97,11 +99,11 @@ _ALL = (
     ),
     Capability(
         "generator",
-        (_PRIOR,),
-        "The prior is a generative network, not a closed-form density: with `image` the factory returns "
-        "a builder `(channels, (H, W), *, generator)` of a module whose "
-        "`forward(samples, *, generator, stochastic)` gives (samples, C, H, W) images; with `kernel`, "
-        "`network(size)` returns the frozen kernel generator.",
+        (_PRIOR, _NET),
+        "A generative network, not a closed-form density: an image network's factory returns a builder "
+        "`(channels, (H, W), *, generator)` of a module whose `forward(samples, *, generator, "
+        "stochastic)` gives (samples, C, H, W) images; a kernel prior's `network(size)` returns the "
+        "frozen kernel generator.",
     ),
     Capability(
         "gradient-shrink",
@@ -114,9 +116,8 @@ _ALL = (
     ),
     Capability(
         "image",
-        (_PRIOR,),
-        "Defined on images (B, C, H, W): `penalty(x)` takes one, or (with `generator`) the prior "
-        "generates them.",
+        (_PRIOR, _NET),
+        "Defined on images (B, C, H, W): a prior's `penalty(x)` takes one, an image network generates them.",
     ),
     Capability(
         "initializable",
@@ -141,9 +142,21 @@ _ALL = (
     Capability(
         "linear",
         (_OPERATOR,),
-        "`forward(x)` (also `op(x)`) applies a fixed linear blur `y = A x` to a (B, C, H, W) image, the "
-        "same blur on every channel.",
-        members=("forward",),
+        "A `LinearOperator`: `forward(x)` (also `op(x)`) applies a fixed linear blur `y = A x` to a "
+        "(B, C, H, W) image, the same blur on every channel, `adjoint(y)` its transpose (exact with "
+        "`adjoint`), and `boundary`, `kernel_size`, `latent_shape`, `observation_shape` and "
+        "`window_offset` give its grids; the factory takes the kernel (or field, or kernels and weights) "
+        "positionally, and a `forward` slot holds it as a builder with the slot's settings bound.",
+        protocol="deblur.operators.base.LinearOperator",
+        members=(
+            "forward",
+            "adjoint",
+            "boundary",
+            "kernel_size",
+            "latent_shape",
+            "observation_shape",
+            "window_offset",
+        ),
     ),
     Capability(
         "log_prob",
@@ -163,7 +176,8 @@ _ALL = (
         (_SOLVER,),
         "Called as `solver(y, k) -> x` with y (B, C, H, W) and k (1 or B, 1, h, w), it returns the "
         "unclipped estimate of the latent window aligned with y, with y's shape, dtype and device "
-        "(see the non-blind contract).",
+        "(see the non-blind contract); a solver with a `forward` slot builds its operator from k, which "
+        "is then that operator's operand (a kernel field for `kernel-field`).",
         members=("__call__",),
     ),
     Capability(
@@ -204,8 +218,26 @@ _ALL = (
         members=("dropout", "input_noise", "stochastic", "generator"),
     ),
     Capability(
+        "kernel-estimator",
+        (_SOLVER,),
+        "`estimate(y, size, ctx)` returns a `KernelEstimate` (the raw kernel (1, 1, size, size) on the "
+        "simplex, loss history, latent-grid images and draws) for the observation window y (1, C, H, W), "
+        "and `name` names it in reports; the `estimator` of the `kernel-then-image` flow.",
+        protocol="deblur.solvers.kernel_then_image.KernelEstimator",
+        members=("estimate", "name"),
+    ),
+    Capability(
+        "kernel-refiner",
+        (_SOLVER,),
+        "`refine(y, k, progress, history)` returns the kernel k (1, 1, s, s) fitted to the whole gray "
+        "observation y (1, 1, H, W), on the simplex and centred; the optional `refiner` of the "
+        "`kernel-then-image` flow (`classic-refine`).",
+        protocol="deblur.solvers.kernel_then_image.KernelRefiner",
+        members=("refine",),
+    ),
+    Capability(
         "randomized",
-        (_PRIOR,),
+        (_NET,),
         "The generated module's `forward(..., stochastic=True)` draws fresh input noise and dropout "
         "masks for every sample from `generator`, at the rates of its settable `dropout` and "
         "`input_noise` attributes.",
@@ -226,7 +258,9 @@ _ALL = (
     Capability(
         "uniform",
         (_OPERATOR,),
-        "One kernel (1 or B, 1, h, w) blurs every pixel: true convolution, centre (h // 2, w // 2).",
+        "One kernel (1 or B, 1, h, w) blurs every pixel: true convolution, centre (h // 2, w // 2), "
+        "exposed as `kernel`, so a Fourier-domain solver (`hqs`, `wiener`) can invert it in closed form.",
+        members=("kernel",),
     ),
 )
 

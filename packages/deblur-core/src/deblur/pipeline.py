@@ -14,8 +14,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from deblur.errors import CompositionError
+from deblur.errors import CompositionError, InputError
 from deblur.parameters import check_params
+from deblur.plugins.records import NONE
 from deblur.registry import Registered, Registry
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ class Node:
     entry: Registered
     params: dict[str, Any] = field(default_factory=dict)
     children: dict[str, Node] = field(default_factory=dict)
+    empty: list[str] = field(default_factory=list)  # optional slots left empty: built as None
 
     def walk(self) -> list[Node]:
         return [self, *(n for child in self.children.values() for n in child.walk())]
@@ -44,14 +46,24 @@ class Node:
             "name": self.entry.name,
             "provider": self.entry.distribution or self.entry.plugin,
             "params": dict(self.params),
-            "slots": {slot: child.config() for slot, child in self.children.items()},
+            "slots": {
+                **{slot: child.config() for slot, child in self.children.items()},
+                **dict.fromkeys(self.empty),
+            },
         }
 
     def build(self) -> Any:
-        """Build the children, then this component with them and its parameters."""
+        """Build the children, then this component with them and its parameters.
+
+        An operator needs its operand (a kernel, a kernel field), known only when the solver runs, so an
+        operator slot is filled with a *builder*: the factory with the slot's parameters bound
+        (``functools.partial(UniformBlur, boundary="same")``), which the solver calls on its operand.
+        """
         factory = self.entry.record.load_factory()
         parts = {slot: child.build() for slot, child in self.children.items()}
-        return factory(**parts, **self.params)
+        if self.entry.kind == "operator":
+            return functools.partial(factory, **parts, **dict.fromkeys(self.empty), **self.params)
+        return factory(**parts, **dict.fromkeys(self.empty), **self.params)
 
     def check_params(self) -> None:
         """Refuse parameters the factory does not take or values that do not fit their declared types;
@@ -61,8 +73,16 @@ class Node:
             self.params,
             path=self.path,
             component=f"{self.entry.kind} {self.entry.name!r}",
-            slots=self.children,
+            slots=[*self.children, *self.empty, *self._operands()],
         )
+
+    def _operands(self) -> list[str]:
+        """An operator factory's operands (``kernel``, ``field``): given at run time, never parameters."""
+        if self.entry.kind != "operator":
+            return []
+        from deblur.operators.base import operand_names
+
+        return operand_names(self.entry.record.load_factory())
 
 
 @dataclass
@@ -74,6 +94,16 @@ class Plan:
 
     def config(self) -> dict[str, Any]:
         return {"method": self.method, ROOT: self.root.config()}
+
+    def slot_paths(self, slot: str) -> list[str]:
+        """The paths of every slot named ``slot`` in the tree, filled or left empty
+        (``"kernel_rep"`` -> ``["estimator.kernel_rep"]`` in ``dipmc``)."""
+        return [
+            _join(node.path, name)
+            for node in self.root.walk()
+            for name in (*node.children, *node.empty)
+            if name == slot
+        ]
 
     def check(self) -> Plan:
         """Check every component's parameters (importing the factories, calling none of them)."""
@@ -122,26 +152,34 @@ def _resolve_node(
         keeps_recipe = recipe is not None and name == planned
         if recipe is not None and not keeps_recipe:
             replaced.append(slot_path)
-        fitting = registry.fitting(req.kind, req.capabilities)
-        needs = (
-            f"a {req.kind.replace('_', ' ')} providing {', '.join(sorted(req.capabilities)) or 'anything'}"
-        )
-        if name is None:
+        fitting = [
+            n
+            for n in registry.fitting(req.kind, req.capabilities)
+            if not req.missing(_provides(registry, req.kind, n))
+        ]
+        if (name is None or name == NONE) and req.optional:
+            node.empty.append(slot)
+            continue
+        if name is None or name == NONE:
             raise CompositionError(
-                f"slot {slot_path!r} of {entry.name!r} needs {needs}; choose one with "
+                f"slot {slot_path!r} of {entry.name!r} needs {req.describe()}; choose one with "
                 f"--use {slot_path}=NAME (fitting: {', '.join(fitting) or 'none registered'})"
             )
         child = registry.get(req.kind, name)
-        missing = req.capabilities - child.record.provides
+        missing = req.missing(child.record.provides)
         if missing:
             raise CompositionError(
                 f"{name!r} ({child.distribution or child.plugin}) cannot fill slot {slot_path!r} of "
-                f"{entry.name!r}: it lacks {', '.join(sorted(missing))}; "
+                f"{entry.name!r}: it lacks {', '.join(missing)}; "
                 f"{_plural(req.kind)} that fit: {', '.join(fitting) or 'none registered'}"
             )
         child_recipe = recipe if keeps_recipe else None
         node.children[slot] = _resolve_node(registry, slot_path, child, user, child_recipe, replaced)
     return node
+
+
+def _provides(registry: Registry, kind: str, name: str) -> frozenset[str]:
+    return registry.get(kind, name).record.provides
 
 
 def _plural(kind: str) -> str:
@@ -175,6 +213,7 @@ def resolve_solver(
     replaced: list[str] = []
     root = _resolve_node(registry, ROOT, entry, user, recipe or Choices(), replaced)
     paths = {node.path for node in root.walk()}
+    paths |= {_join(node.path, slot) for node in root.walk() for slot in node.empty}  # chosen "none"
     recipe_paths = {p for p in (recipe.paths() if recipe else ()) if not _under(p, replaced)}
     stray = sorted((user.paths() | recipe_paths) - paths)
     if stray:
@@ -294,27 +333,48 @@ def deconvolve(
     kernel: Any,
     solver: str = "hqs",
     *,
+    operator: str | None = None,
     registry: Registry | None = None,
     components: Mapping[str, str] | None = None,
     params: Mapping[str, Mapping[str, Any]] | None = None,
     **solver_params: Any,
 ) -> torch.Tensor:
-    """Non-blind deconvolution of ``image`` by a known ``kernel`` with a registered solver.
+    """Non-blind deconvolution of ``image`` by a known blur with a registered solver.
 
-    ``kernel`` is a path (.png, .npy, .safetensors), an array or a tensor; it is normalised to sum 1.
+    The solver's ``forward`` slot is the blur model: ``operator="kernel-field"`` is shorthand for
+    ``components={"forward": "kernel-field"}`` and its settings go in ``params={"forward": {...}}``.
+    With a uniform operator (the default, ``"uniform"``) ``kernel`` is a path (.png, .npy,
+    .safetensors), an array or a tensor, normalised to sum 1; with a spatially varying one it is a
+    kernel field (B or 1, h * w, H, W), each pixel's kernel normalised to sum 1, or for
+    ``"kernel-basis"`` a pair ``(kernels, weights)`` (:func:`deblur.operators.spatially_varying.as_operand`).
     ``components`` and ``params`` address the solver's slots by path (``{"prior": "tv"}``,
     ``{"prior": {"weight": 1e-4}}``); keyword arguments are the solver's own parameters.
     Returns the clipped image (B, C, H, W).
     """
     from deblur.inputs import as_image, as_kernel, check_kernel_fits
 
+    chosen = dict(components or {})
+    if operator is not None and chosen.setdefault("forward", operator) != operator:
+        raise CompositionError(
+            f"operator={operator!r} and components['forward']={chosen['forward']!r} disagree; give one"
+        )
     merged = {path: dict(values) for path, values in (params or {}).items()}
     merged.setdefault(ROOT, {}).update(solver_params)
     plan = resolve_solver(
-        registry or default_registry(), solver, need="non-blind", components=components, params=merged
+        registry or default_registry(), solver, need="non-blind", components=chosen, params=merged
     )
     x = as_image(image)
-    k = as_kernel(kernel).to(x.device)
-    check_kernel_fits(k, x)
+    forward = plan.root.children.get("forward")
+    if forward is None or "spatially-varying" not in forward.entry.record.provides:
+        k = as_kernel(kernel).to(x.device)
+        check_kernel_fits(k, x)
+    else:
+        from deblur.operators.spatially_varying import as_operand
+
+        k = as_operand(kernel)
+        k = tuple(t.to(x.device) for t in k) if isinstance(k, tuple) else k.to(x.device)
+        batch = (k[1] if isinstance(k, tuple) else k).shape[0]
+        if batch not in (1, x.shape[0]):
+            raise InputError(f"the blur has batch {batch} but the image {x.shape[0]} (use 1 or equal)")
     built: Callable[..., torch.Tensor] = plan.build()
     return built(x, k).clamp(0.0, 1.0)

@@ -15,6 +15,7 @@ _PLURAL = {
     "prior": "priors",
     "solver": "solvers",
     "kernel_representation": "kernel representations",
+    "image_network": "image networks",
     "method": "methods",
     "trainer": "trainers",
 }

@@ -4,13 +4,21 @@ The card records how to recreate the file (the ``deblur train ...`` command, see
 (architecture config), how good it is (metrics), when it was made and the SHA-256 of the
 ``.safetensors`` file. :func:`load_weights` refuses a file whose hash differs from its card, and every
 error names the file and the command that recreates it.
+
+A package that ships such files as package data declares one :class:`WeightStore` for them: it finds the
+folder, lists the sizes on offer, names the default stem and the ``deblur train`` command of each kind and
+size, and loads them with errors that name the file, the sizes on offer and the command to run.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
+import importlib.resources
 import json
+import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +28,7 @@ import torch
 from deblur.errors import WeightsError
 from deblur.io import atomic_write
 
-__all__ = ["WeightCard", "card_path", "load_weights", "save_weights", "sha256_file"]
+__all__ = ["WeightCard", "WeightStore", "card_path", "load_weights", "save_weights", "sha256_file"]
 
 
 @dataclass
@@ -125,3 +133,112 @@ def load_weights(
     except Exception as exc:  # safetensors raises its own error types for corrupt files
         raise WeightsError(f"weights {weights} are corrupt ({exc}); {hint}") from exc
     return tensors, card
+
+
+class WeightStore:
+    """The weights a package ships as package data, one file per kind and size.
+
+    Declare it once, in the package that ships the files::
+
+        STORE = WeightStore(
+            "deblur_gankernel",
+            {"generator": "gankernel-generator", "initializer": "gankernel-initializer"},
+        )
+        tensors, card = STORE.load("generator", 31)  # weights/generator-31.safetensors, hash checked
+
+    Args:
+        package: import name of the package whose data folder holds the files.
+        trainers: kind -> name of the ``deblur train`` trainer that writes it (``--size`` is the size).
+        folder: the data folder inside ``package``.
+        pattern: file stem of a kind and size; needs ``{size}``, and ``{kind}`` when there are several.
+        owner: who the files belong to in messages (default: ``package``).
+    """
+
+    def __init__(
+        self,
+        package: str,
+        trainers: Mapping[str, str],
+        *,
+        folder: str = "weights",
+        pattern: str = "{kind}-{size}",
+        owner: str | None = None,
+    ) -> None:
+        if "{size}" not in pattern or ("{kind}" not in pattern and len(trainers) > 1):
+            raise ValueError(
+                f"weight stem pattern {pattern!r} needs {{size}}, and {{kind}} for several kinds"
+            )
+        self.package, self.folder, self.pattern = package, folder, pattern
+        self.trainers = dict(trainers)
+        self.owner = owner or package
+
+    def __repr__(self) -> str:
+        return f"WeightStore({self.package!r}, {self.trainers!r}, folder={self.folder!r})"
+
+    @functools.cached_property
+    def root(self) -> Path:
+        """The data folder (``folder`` inside the installed ``package``)."""
+        base = importlib.resources.files(self.package)
+        if not isinstance(base, Path):
+            raise WeightsError(
+                f"package {self.package} is not installed as a folder; its weights cannot be found"
+            )
+        return base / self.folder
+
+    def _trainer(self, kind: str) -> str:
+        if kind not in self.trainers:
+            raise ValueError(
+                f"{self.owner} has no weights of kind {kind!r}; kinds: {', '.join(self.trainers)}"
+            )
+        return self.trainers[kind]
+
+    def stem(self, kind: str, size: int) -> Path:
+        """Default location (without suffix) of the ``kind`` weights of ``size``; trainers write there."""
+        self._trainer(kind)
+        return self.root / self.pattern.format(kind=kind, size=size)
+
+    def command(self, kind: str, size: int, out: str | Path | None = None) -> str:
+        """The ``deblur train`` command that writes the ``kind`` weights of ``size`` (to ``out`` if given)."""
+        command = f"deblur train {self._trainer(kind)} --size {size}"
+        return command if out is None else f"{command} --out {out}"
+
+    def sizes(self, kind: str) -> list[int]:
+        """Sizes with a ``kind`` card in the data folder, ascending."""
+        self._trainer(kind)
+        head, tail = (re.escape(part.format(kind=kind)) for part in self.pattern.split("{size}", 1))
+        name = re.compile(f"{head}([0-9]+){tail}\\.json")
+        found = (name.fullmatch(card.name) for card in self.root.glob("*.json"))
+        return sorted(int(match.group(1)) for match in found if match)
+
+    def load(
+        self, kind: str, size: int, path: str | Path | None = None, device: torch.device | str = "cpu"
+    ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """``(tensors, card)`` of the ``kind`` weights of ``size``, from the data folder or the stem ``path``.
+
+        The SHA-256 is checked against the card (:func:`load_weights`).
+
+        Raises:
+            WeightsError: no weights of ``size`` (naming the sizes on offer), or a missing, corrupt or
+                mismatching file; the message names the file and the command that recreates it.
+        """
+        weights, card = _paths(self.stem(kind, size) if path is None else path)
+        if path is None and not card.is_file() and not weights.is_file():
+            have = ", ".join(map(str, self.sizes(kind))) or "none"
+            raise WeightsError(
+                f"{self.owner} has {kind} weights for sizes {have}, not {size} ({weights} is missing); "
+                f"use one of those, or train them with `{self.command(kind, size)}`"
+            )
+        if not card.is_file():
+            command = self.command(kind, size, None if path is None else weights.with_suffix(""))
+            raise WeightsError(f"weight card {card} is missing; run `{command}` to recreate it")
+        return load_weights(weights, device)
+
+    def error(
+        self, kind: str, size: int, problem: str, card: Mapping[str, Any], path: str | Path | None = None
+    ) -> WeightsError:
+        """The error for loaded weights with a ``problem`` (e.g. ``"do not fit their card (...)"``).
+
+        It names the weight file (the default one, or the stem ``path``) and the card's command.
+        """
+        weights = _paths(self.stem(kind, size) if path is None else path)[0]
+        command = card.get("command") or self.command(kind, size)
+        return WeightsError(f"{kind} weights {weights} {problem}; run `{command}`")

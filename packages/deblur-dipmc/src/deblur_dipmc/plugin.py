@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from deblur.plugins import (
+    ImageNetworkRecord,
     KernelRepresentationRecord,
     MethodRecord,
-    PriorRecord,
     Requirement,
     SolverRecord,
     hookimpl,
@@ -19,9 +19,11 @@ DIPMC = (
 )
 SELFDEBLUR = "Ren, Zhang, Wang, Hu & Zuo, Neural blind deconvolution using deep priors, CVPR 2020"
 
-#: The paper's configuration (Sec. 3.1) by slot path; the factories' defaults are the ``fast`` preset.
+#: The paper's configuration (Sec. 3.1) by slot path: the estimator's schedule, the whole image, the
+#: kernel as the network gives it, no refinement; the factories' defaults are the ``fast`` preset.
 PAPER = {
-    "solver": {
+    "solver": {"crop": None, "kernel_threshold": 0.0, "center_kernel": False, "threads": None},
+    "estimator": {
         "steps": 5000,
         "samples": 1,
         "mu": 1e-4,
@@ -35,30 +37,34 @@ PAPER = {
         "noise": "auto",
         "noise_end": 0.001,
         "noise_switch": 0.7,
-        "crop": None,
         "early_stop": 0.0,
         "mc_samples": 10,
-        "kernel_threshold": 0.0,
-        "center_kernel": False,
-        "refine": 0,
-        "threads": None,
     },
-    "image_net": {"width": 128, "levels": 6, "skip": 16},
-    "kernel_rep": {"width": 64, "levels": 4},
+    "estimator.image_net": {"width": 128, "levels": 6, "skip": 16},
+    "estimator.kernel_rep": {"width": 64, "levels": 4},
 }
 
+#: Both presets run DIP-MC as the estimator of core's kernel-then-image flow.
+ESTIMATOR = {"estimator": "dipmc", "estimator.image_net": "dipmc-image-generator", "nonblind": "hqs"}
 #: The ``fast`` preset is the factories' defaults with SelfDeblur's fully-connected kernel generator,
-#: which recovered thin motion paths where the U-Net kernel gave blobs in short CPU runs.
-FAST_COMPONENTS = {"image_net": "dipmc-image-generator", "kernel_rep": "fcn-kernel", "nonblind": "hqs"}
-PAPER_COMPONENTS = {**FAST_COMPONENTS, "kernel_rep": "dipmc-kernel-net"}
-#: One torch thread: the fast preset's networks are small, two threads gain ~20% on an idle 2-core
-#: machine and lose several times over on a loaded one.
-FAST = {"solver": {"threads": 1}}
+#: which recovered thin motion paths where the U-Net kernel gave blobs in short CPU runs, and the kernel
+#: refined on the whole image by core's ``classic-refine`` (not in the paper).
+FAST_COMPONENTS = {**ESTIMATOR, "estimator.kernel_rep": "fcn-kernel", "refiner": "classic-refine"}
+PAPER_COMPONENTS = {**ESTIMATOR, "estimator.kernel_rep": "dipmc-kernel-net"}
+#: The fast preset: a 128 px textured window, the softmax floor cut at 5% of the peak, one torch thread
+#: (the networks are small: two threads gain ~20% on an idle 2-core machine and lose several times over
+#: on a loaded one); the refinement prunes at 2% of the peak with the ``classic`` method's kernel weight
+#: (deblur.solvers.classic.KERNEL_PRIOR_WEIGHT; this module must not import torch).
+FAST = {
+    "solver": {"crop": 128, "kernel_threshold": 0.05, "threads": 1},
+    "refiner": {"iterations": 5, "kernel_threshold": 0.02},
+    "refiner.kernel_prior": {"weight": 4.0},
+}
 
 
 @hookimpl
-def deblur_priors() -> Iterator[PriorRecord]:
-    yield PriorRecord(
+def deblur_image_networks() -> Iterator[ImageNetworkRecord]:
+    yield ImageNetworkRecord(
         name="dipmc-image-generator",
         summary="Randomized DIP image generator G_x(z + eps; theta, M) with input noise and dropout",
         factory="deblur_dipmc.generators:image_generator",
@@ -89,12 +95,12 @@ def deblur_kernel_representations() -> Iterator[KernelRepresentationRecord]:
 def deblur_solvers() -> Iterator[SolverRecord]:
     yield SolverRecord(
         name="dipmc",
-        summary="Monte-Carlo MAP_k with a randomized deep image prior, then non-blind deconvolution",
+        summary="Monte-Carlo MAP_k kernel estimate with a randomized deep image prior (Algorithm 1)",
         factory="deblur_dipmc.solver:DIPMC",
-        provides={"blind"},
+        provides={"kernel-estimator"},
         requires={
             "image_net": Requirement(
-                "prior",
+                "image_network",
                 {"image", "generator", "randomized"},
                 default="dipmc-image-generator",
                 summary="randomized image generator G_x",
@@ -105,11 +111,11 @@ def deblur_solvers() -> Iterator[SolverRecord]:
                 default="dipmc-kernel-net",
                 summary="how the kernel is parameterised while it is estimated",
             ),
-            "nonblind": Requirement(
-                "solver",
-                {"non-blind"},
-                default="hqs",
-                summary="final deconvolution with the estimated kernel",
+            "forward": Requirement(
+                "operator",
+                {"linear", "uniform", "differentiable-kernel"},
+                default="uniform",
+                summary="blur model of the data term, built from the kernel being estimated",
             ),
         },
         citation=DIPMC,
@@ -121,7 +127,7 @@ def deblur_methods() -> Iterator[MethodRecord]:
     yield MethodRecord(
         name="dipmc",
         summary="DIP-MC, CPU preset: textured 128 px window, narrow nets, 2500 steps; no weights",
-        solver="dipmc",
+        solver="kernel-then-image",
         components=FAST_COMPONENTS,
         params=FAST,
         citation=DIPMC,
@@ -129,7 +135,7 @@ def deblur_methods() -> Iterator[MethodRecord]:
     yield MethodRecord(
         name="dipmc-paper",
         summary="DIP-MC as published: whole image, 6x128 generator, 5000 steps (GPU-sized)",
-        solver="dipmc",
+        solver="kernel-then-image",
         components=PAPER_COMPONENTS,
         params=PAPER,
         citation=DIPMC,

@@ -24,7 +24,7 @@ Presets: the method ``dipmc-paper`` is the paper's configuration (whole image, 6
 the U-Net :math:`G_k`, 5000 steps: about 2.5 s a step for a 255 px image on one CPU core, GPU-sized).
 The factories' defaults are the CPU preset ``fast`` (method ``dipmc``, which also picks the FCN kernel
 generator and one torch thread): the kernel is estimated on a 128 px textured window
-(:func:`~deblur.regions.estimation_window`, the region selection the paper names as a speed-up),
+(:func:`~deblur.observation.estimation_window`, the region selection the paper names as a speed-up),
 :math:`G_x` has 5 levels x 16 channels, the schedule is scaled to 2500 steps (about 0.05 s a step) with
 the kernel's learning rate raised to 3e-4 so it travels as far in half the steps (measured on three Levin
 images: +2.4, +0.9 and +0.0 dB over 1e-4), and the kernel's softmax floor is cut at 5% of its peak
@@ -36,24 +36,17 @@ objective ranked the worse kernel first on 10 of the 19 images where the starts 
 window and a start voted by three half-resolution runs were measured on the failing large-kernel images
 and not kept either (docs/benchmarks.md).
 
-After training, the kernel (optionally cleaned of entries below a fraction of its peak and centred by
-its centre of mass) goes to the ``nonblind`` solver on the full observation (the two-stage protocol of
-Sec. 3.2). The fast preset first refines it on the whole image (``refine``, not in the paper): five
-alternations of core's ``classic`` finest level (L0 latent, gradient least-squares kernel, pruning at
-2% of the peak; :meth:`~deblur.solvers.classic.ClassicBlind.refine`) started from the DIP-MC kernel. It
-costs about 1 s and gives back the faint parts of the path that a kernel fitted on a 128 px window drops
-(measured on the 32 Levin images, see docs/benchmarks.md); ``refine=0`` is the paper's protocol.
-The deterministic output :math:`G_x(z_x; \theta_x)` is kept as ``extras["dip_output"]``, and
-``mc_samples`` draws of :math:`G_x` at the final randomness give ``samples`` and their per-pixel
-standard deviation ``uncertainty`` (Fig. 3e). These three lie on the observation grid of the window the
-kernel was estimated on (the whole image unless ``crop`` is set; see ``Result.config["dipmc"]["window"]``).
-
-Colour: ``color="luminance"`` (default, as SelfDeblur's colour protocol) estimates the kernel on the
-luminance (one generator channel) and deconvolves every channel with the non-blind solver;
-``color="rgb"`` lets :math:`G_x` generate all channels under the shared kernel.
-
-Kernel size: the run context's ``kernel_size``, else the ``kernel_size`` parameter, else core's
-:func:`deblur.solvers.classic.auto_kernel_size` (``min(H, W) / 10`` made odd, within [7, 35]).
+:class:`DIPMC` is the ``estimator`` of core's kernel-then-image flow
+(:class:`~deblur.solvers.kernel_then_image.KernelThenImage`), which owns the rest of the two-stage
+protocol of Sec. 3.2: kernel size, luminance (``color``), the estimation window (``crop``), the clean-up
+of the estimate (``kernel_threshold``, ``center_kernel``), the optional ``refiner`` and the ``nonblind``
+solver on the full observation. The fast preset refines the kernel on the whole image with core's
+``classic-refine`` (not in the paper: five alternations of the classic finest level, pruning at 2% of
+the peak, about 1 s; it gives back the faint parts of the path that a kernel fitted on a 128 px window
+drops, measured on the 32 Levin images, see docs/benchmarks.md); ``dipmc-paper`` has no refiner.
+The deterministic output :math:`G_x(z_x; \theta_x)` is returned as ``latent["dip_output"]``, and
+``mc_samples`` draws of :math:`G_x` at the final randomness as ``samples`` (the flow crops both to the
+window's observation grid and derives the per-pixel standard deviation ``uncertainty``, Fig. 3e).
 
 References:
     Li, Nan & Ji, Un-supervised learning for blind image deconvolution via Monte-Carlo sampling,
@@ -71,23 +64,18 @@ from typing import Any
 
 import torch
 
-from deblur.checks import count, fraction, odd_size, positive
-from deblur.context import RunContext, torch_threads
+from deblur.checks import count, fraction, positive
+from deblur.context import RunContext
 from deblur.errors import CompositionError, InputError
-from deblur.inputs import check_one_image
-from deblur.kernels import center, threshold
-from deblur.operators.uniform import convolve
-from deblur.priors.image import L0Gradient
-from deblur.priors.kernel import KernelL2
-from deblur.regions import estimation_window
-from deblur.result import Result
+from deblur.loop import LoopOutcome, MaxSteps, Plateau, StopCriterion, iterate
+from deblur.operators.base import OperatorBuilder
+from deblur.operators.uniform import UniformBlur
 from deblur.seeding import draw_seed, seeded
-from deblur.solvers.classic import KERNEL_PRIOR_WEIGHT, ClassicBlind, auto_kernel_size, luminance
+from deblur.solvers.kernel_then_image import KernelEstimate
 
 __all__ = ["DIPMC", "MonteCarloMAPk", "Schedule"]
 
 RANDOMIZE = ("both", "dropout", "noise", "none")
-COLORS = ("luminance", "rgb")
 LARGE_KERNEL = 31
 """Kernels from this side on start with the larger input noise (paper: 0.05 vs 0.01)."""
 
@@ -130,6 +118,7 @@ class MonteCarloMAPk:
         samples: Monte-Carlo draws ``N`` per step.
         kernel_steps: Adam steps on :math:`\\theta_k` per step, on the same draws.
         randomize_kernel: also draw :math:`G_k`'s noise and dropout (the Sec. 3.5 ablation).
+        forward: builds the blur operator of the data term from the kernel (valid boundary).
     """
 
     def __init__(
@@ -144,8 +133,9 @@ class MonteCarloMAPk:
         samples: int = 1,
         kernel_steps: int = 1,
         randomize_kernel: bool = False,
+        forward: OperatorBuilder = UniformBlur,
     ) -> None:
-        self.image_net, self.kernel_rep, self.y = image_net, kernel_rep, y
+        self.image_net, self.kernel_rep, self.y, self.forward = image_net, kernel_rep, y, forward
         self.mu, self.samples, self.randomize_kernel = mu, samples, randomize_kernel
         self.kernel_steps = kernel_steps
         self.image_net.train()
@@ -172,7 +162,7 @@ class MonteCarloMAPk:
 
     def data_loss(self, x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         """Mean over the ``N`` draws of the mean squared reblur error."""
-        return (convolve(x, k, boundary="valid") - self.y).square().mean()
+        return (self.forward(k)(x) - self.y).square().mean()
 
     def objective(self, x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         """The Monte-Carlo estimate of Eq. 27 for the draws ``x`` (N, C, ...)."""
@@ -200,13 +190,14 @@ class MonteCarloMAPk:
 
 
 class DIPMC:
-    r"""The blind solver ``dipmc``: ``DIPMC(image_net=..., kernel_rep=..., nonblind=..., **params)``.
+    r"""The kernel estimator ``dipmc``: ``DIPMC(image_net=..., kernel_rep=..., **params)``.
 
-    Called as ``(y, ctx) -> Result``. Slots: ``image_net`` a builder ``(channels, (H, W), *, generator)``
-    of a randomized generator (``dipmc-image-generator``), ``kernel_rep`` a kernel-representation builder
-    ``(size) -> module`` (``dipmc-kernel-net``, ``fcn-kernel``, core's ``simplex``, ...), ``nonblind`` a
-    solver ``(y, k) -> x``. The defaults are the CPU ``fast`` preset; the method ``dipmc-paper`` sets the
-    paper's values.
+    ``estimate(y, size, ctx) -> KernelEstimate`` runs Algorithm 1 on the window ``y`` (see the module).
+    Slots: ``image_net`` a builder ``(channels, (H, W), *, generator)`` of a randomized generator
+    (``dipmc-image-generator``), ``kernel_rep`` a kernel-representation builder ``(size) -> module``
+    (``dipmc-kernel-net``, ``fcn-kernel``, core's ``simplex``, ...), ``forward`` the blur operator of
+    Eq. 27's data term (core's ``uniform``, valid boundary). The defaults are the CPU ``fast``
+    preset; the method ``dipmc-paper`` sets the paper's values.
 
     Args:
         steps: iterations ``T`` of Algorithm 1 (the maximum when early stopping).
@@ -225,35 +216,20 @@ class DIPMC:
             ``"noise"`` (no dropout), ``"none"`` (a deterministic DIP, Eq. 7).
         randomize_kernel: also randomize the kernel network (Sec. 3.5; needs a representation with
             ``dropout``, ``input_noise``, ``stochastic`` and ``generator`` attributes, as this package's).
-        crop: side of the observation window the kernel is estimated on, chosen by
-            :func:`~deblur.regions.estimation_window` (at least 3 kernel sides); ``None`` or a
-            side not smaller than the image: the whole image.
         early_stop: stop when the mean loss of the last ``patience`` steps fell by less than this
             fraction of the mean of the ``patience`` before (checked after the noise switch; 0: never).
         patience: the window of ``early_stop``.
-        mc_samples: draws of :math:`G_x` kept as ``samples`` and used for ``uncertainty`` (0: none).
-        color: ``"luminance"`` or ``"rgb"`` (see the module docstring).
-        kernel_size: odd kernel support when the run context gives none.
-        kernel_threshold: before the non-blind step, zero kernel entries below this fraction of the peak
-            and renormalise (a softmax never outputs exact zeros: its floor spreads mass over the whole
-            support; 0 keeps the network's kernel as is, as the paper does).
-        center_kernel: shift the estimate so its centre of mass is the central pixel.
-        refine: alternations of core's classic finest level that refine the kernel on the whole
-            (luminance) image before the non-blind step; 0: none, as the paper.
-        refine_threshold: the refinement prunes kernel entries below this fraction of the peak (the
-            ``classic`` method's 5% cut breaks the faint links of a path; 2% scored higher on both
-            halves of the Levin set).
-        threads: torch CPU threads during the run, restored afterwards (``None``: leave torch's setting).
-            The networks of the fast preset are small: on a loaded machine one thread is several times
-            faster than two.
+        mc_samples: draws of :math:`G_x` kept as ``samples`` (0: none).
     """
+
+    name = "dipmc"
 
     def __init__(
         self,
         *,
         image_net: Callable[..., torch.nn.Module],
         kernel_rep: Callable[[int], torch.nn.Module],
-        nonblind: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        forward: OperatorBuilder | None = None,
         steps: int = 2500,
         samples: int = 1,
         kernel_steps: int = 1,
@@ -270,22 +246,15 @@ class DIPMC:
         noise_switch: float = 0.7,
         randomize: str = "both",
         randomize_kernel: bool = False,
-        crop: int | None = 128,
         early_stop: float = 0.0,
         patience: int = 50,
         mc_samples: int = 8,
-        color: str = "luminance",
-        kernel_size: int | None = None,
-        kernel_threshold: float = 0.05,
-        center_kernel: bool = True,
-        refine: int = 5,
-        refine_threshold: float = 0.02,
-        threads: int | None = None,
     ) -> None:
-        for name, part in (("image_net", image_net), ("kernel_rep", kernel_rep), ("nonblind", nonblind)):
+        for name, part in (("image_net", image_net), ("kernel_rep", kernel_rep)):
             if not callable(part):
                 raise CompositionError(f"dipmc slot {name!r} needs a callable, got {part!r}")
-        self.image_net, self.kernel_rep, self.nonblind = image_net, kernel_rep, nonblind
+        self.image_net, self.kernel_rep = image_net, kernel_rep
+        self.forward = UniformBlur if forward is None else forward
         self.steps = count("steps", steps, 1)
         self.samples = count("samples", samples, 1)
         self.kernel_steps = count("kernel_steps", kernel_steps, 1)
@@ -307,23 +276,9 @@ class DIPMC:
             raise InputError(f"randomize must be one of {', '.join(RANDOMIZE)}, got {randomize!r}")
         self.randomize = randomize
         self.randomize_kernel = bool(randomize_kernel)
-        self.crop = None if crop is None else count("crop", crop, 8)
         self.early_stop = fraction("early_stop", early_stop)
         self.patience = count("patience", patience, 1)
         self.mc_samples = count("mc_samples", mc_samples, 0)
-        if color not in COLORS:
-            raise InputError(f"color must be one of {', '.join(COLORS)}, got {color!r}")
-        self.color = color
-        self.kernel_size = None if kernel_size is None else odd_size(kernel_size)
-        self.kernel_threshold = fraction("kernel_threshold", kernel_threshold)
-        if self.kernel_threshold >= 1:
-            raise InputError(f"kernel_threshold must be below 1, got {kernel_threshold}")
-        self.center_kernel = bool(center_kernel)
-        self.refine = count("refine", refine, 0)
-        self.refine_threshold = fraction("refine_threshold", refine_threshold)
-        if self.refine_threshold >= 1:
-            raise InputError(f"refine_threshold must be below 1, got {refine_threshold}")
-        self.threads = None if threads is None else count("threads", threads, 1)
 
     def params(self) -> dict[str, Any]:
         """The resolved parameters (JSON-serialisable), recorded in ``Result.config["dipmc"]``."""
@@ -343,16 +298,9 @@ class DIPMC:
             "noise_switch": self.noise_switch,
             "randomize": self.randomize,
             "randomize_kernel": self.randomize_kernel,
-            "crop": self.crop,
             "early_stop": self.early_stop,
             "patience": self.patience,
             "mc_samples": self.mc_samples,
-            "color": self.color,
-            "kernel_threshold": self.kernel_threshold,
-            "center_kernel": self.center_kernel,
-            "refine": self.refine,
-            "refine_threshold": self.refine_threshold,
-            "threads": self.threads,
         }
 
     def schedule(self, kernel_size: int) -> Schedule:
@@ -366,21 +314,6 @@ class DIPMC:
         return Schedule(
             self.steps, dropout, noise, self.dropout_switch, self.noise_switch, self.lr_switch, self.lr_decay
         )
-
-    def refiner(self) -> ClassicBlind:
-        """Core's classic method (its priors and pruning), whose finest level refines the kernel."""
-        return ClassicBlind(
-            image_prior=L0Gradient(),
-            kernel_prior=KernelL2(KERNEL_PRIOR_WEIGHT),
-            nonblind=self.nonblind,
-            iterations=self.refine,
-            kernel_threshold=self.refine_threshold,
-            threads=None,
-        )
-
-    def window(self, y: torch.Tensor, size: int) -> tuple[int, int, int, int]:
-        """``(top, left, height, width)`` of the observation window the kernel is estimated on."""
-        return estimation_window(y, size, self.crop)
 
     def build(self, y: torch.Tensor, size: int, ctx: RunContext) -> tuple[MonteCarloMAPk, torch.Generator]:
         """The training state for the observation window ``y`` (1, C, H, W) and its random generator."""
@@ -410,93 +343,50 @@ class DIPMC:
             samples=self.samples,
             kernel_steps=self.kernel_steps,
             randomize_kernel=self.randomize_kernel,
+            forward=self.forward,
         )
         return state, g
 
+    def stop(self, schedule: Schedule) -> StopCriterion:
+        """``steps`` steps, or earlier on a loss plateau after the noise switch when ``early_stop`` > 0."""
+        stop: StopCriterion = MaxSteps(schedule.steps)
+        if self.early_stop > 0:
+            start = math.ceil(schedule.noise_switch * schedule.steps)
+            stop = stop | Plateau(self.early_stop, self.patience, start=start)
+        return stop
+
     def train(
         self, state: MonteCarloMAPk, schedule: Schedule, g: torch.Generator, ctx: RunContext
-    ) -> tuple[list[float], int]:
-        """Run Algorithm 1; returns the loss history and the number of steps taken."""
-        losses: list[float] = []
-        check_from = math.ceil(schedule.noise_switch * schedule.steps)
-        n = self.patience
-        for t in range(schedule.steps):
+    ) -> LoopOutcome:
+        """Run Algorithm 1; returns the loop's outcome (steps taken, loss history)."""
+
+        def step(t: int) -> dict[str, float]:
             state.set_randomness(*schedule.at(t))
-            losses.append(state.step(g))
-            ctx.progress("dip-mc", t + 1, schedule.steps, loss=losses[-1])
-            done = t + 1 - check_from
-            if self.early_stop > 0 and done >= 2 * n and done % n == 0:
-                recent, before = sum(losses[-n:]), sum(losses[-2 * n : -n])
-                if before - recent < self.early_stop * before:
-                    return losses, t + 1
-        return losses, schedule.steps
+            return {"loss": state.step(g)}
 
-    def __call__(self, y: torch.Tensor, ctx: RunContext) -> Result:
-        with torch_threads(self.threads):
-            return self.solve(y, ctx)
+        return iterate(step, self.stop(schedule), stage="dip-mc", progress=ctx.progress)
 
-    def solve(self, y: torch.Tensor, ctx: RunContext) -> Result:
-        """Estimate the kernel of ``y`` (1, C, H, W) by Algorithm 1, then deconvolve (see the class)."""
-        check_one_image(y, "dipmc")
-        H, W = y.shape[-2:]
-        size = ctx.kernel_size if ctx.kernel_size is not None else self.kernel_size
-        size = auto_kernel_size((H, W)) if size is None else odd_size(size)
-        if 2 * size > min(H, W):
-            raise InputError(f"kernel size {size} is too large for a {H}x{W} image (at most half its side)")
-        timings: dict[str, float] = {}
+    def estimate(self, y: torch.Tensor, size: int, ctx: RunContext) -> KernelEstimate:
+        """Algorithm 1 on the window ``y`` (1, C, H, W): the kernel, :math:`G_x`'s output and draws."""
         start = time.perf_counter()
-        target = luminance(y) if self.color == "luminance" else y
-        top, left, h, w = self.window(target, size)
-        observed = target[..., top : top + h, left : left + w]
-        state, g = self.build(observed, size, ctx)
+        state, g = self.build(y, size, ctx)
         schedule = self.schedule(size)
-        timings["setup"] = time.perf_counter() - start
-
-        start = time.perf_counter()
-        losses, taken = self.train(state, schedule, g, ctx)
-        timings["kernel_estimation"] = time.perf_counter() - start
-
+        setup = time.perf_counter() - start
+        outcome = self.train(state, schedule, g, ctx)
         start = time.perf_counter()
         with torch.no_grad():
             k = state.kernel().detach()
-            k = threshold(k, self.kernel_threshold) if self.kernel_threshold > 0 else k
-            k = center(k) if self.center_kernel else k
-            r0, c0 = size - 1 - size // 2, size - 1 - size // 2
-            on_grid = (..., slice(r0, r0 + h), slice(c0, c0 + w))
-            dip_output = state.image_net(1, stochastic=False)[on_grid]
-            draws = [
-                state.image_net(1, generator=g, stochastic=True)[on_grid] for _ in range(self.mc_samples)
-            ]
-        samples = torch.cat(draws) if draws else None
-        uncertainty = samples.std(0, keepdim=True, unbiased=False) if samples is not None else None
-        timings["samples"] = time.perf_counter() - start
-
-        history: dict[str, list[float]] = {"loss": losses}
-        if self.refine > 0:
-            start = time.perf_counter()
-            gray = target if self.color == "luminance" else luminance(y)
-            k = self.refiner().refine(gray, k, ctx.progress, history)
-            timings["refinement"] = time.perf_counter() - start
-
-        start = time.perf_counter()
-        ctx.progress("non-blind", 1, 1)
-        x = self.nonblind(y, k)
-        timings["nonblind"] = time.perf_counter() - start
-        return Result(
-            image=x,
+            dip_output = state.image_net(1, stochastic=False)
+            draws = [state.image_net(1, generator=g, stochastic=True) for _ in range(self.mc_samples)]
+        return KernelEstimate(
             kernel=k,
-            extras={"dip_output": dip_output},
-            samples=samples,
-            uncertainty=uncertainty,
-            history=history,
-            timings=timings,
+            history=outcome.history,
+            latent={"dip_output": dip_output},
+            samples=torch.cat(draws) if draws else None,
             config={
-                "kernel_size": size,
-                "dipmc": {
-                    **self.params(),
-                    "window": [top, left, h, w],
-                    "steps_taken": taken,
-                    "stopped_early": taken < self.steps,
-                },
+                **self.params(),
+                "steps_taken": outcome.steps,
+                "stopped_early": outcome.steps < self.steps,
             },
+            timings={"setup": setup, "samples": time.perf_counter() - start},
         )

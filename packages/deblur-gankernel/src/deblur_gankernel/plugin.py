@@ -19,9 +19,11 @@ GANKERNEL = (
     "initializer via latent encoding, ECCV 2024"
 )
 
-#: The paper's configuration (Sec. 4.1: SelfDeblur's image network and schedule, whole image).
+#: The paper's configuration (Sec. 4.1: SelfDeblur's image network and schedule, whole image), run as
+#: the estimator of core's kernel-then-image flow.
 PAPER = {
-    "solver": {
+    "solver": {"kernel_size": 31, "crop": None, "kernel_threshold": 0.0, "threads": None},
+    "estimator": {
         "steps": 5000,
         "lr_image": 1e-2,
         "lr_kernel": 5e-4,
@@ -30,16 +32,14 @@ PAPER = {
         "width": 128,
         "levels": 5,
         "skip": 16,
-        "crop": None,
-        "kernel_threshold": 0.0,
-        "threads": None,
     },
-    "kernel_rep": {"space": "w", "init": "encoder"},
+    "estimator.kernel_rep": {"space": "w", "init": "encoder"},
 }
 
-#: The CPU preset: the factories' defaults on one torch thread (the networks are small).
-FAST = {"solver": {"threads": 1}}
-COMPONENTS = {"kernel_rep": "gan-latent", "nonblind": "hqs"}
+#: The CPU preset: the estimator's defaults on a 128 px textured window, one torch thread (the networks
+#: are small); 31 px kernels by default, the size of the first shipped generator.
+FAST = {"solver": {"kernel_size": 31, "crop": 128, "threads": 1}}
+COMPONENTS = {"estimator": "gankernel", "estimator.kernel_rep": "gan-latent", "nonblind": "hqs"}
 
 
 @hookimpl
@@ -68,9 +68,9 @@ def deblur_kernel_representations() -> Iterator[KernelRepresentationRecord]:
 def deblur_solvers() -> Iterator[SolverRecord]:
     yield SolverRecord(
         name="gankernel",
-        summary="Joint Adam on a DIP image and a kernel representation (Algorithm 2), then non-blind",
-        factory="deblur_gankernel.solver:GanKernelSolver",
-        provides={"blind"},
+        summary="Joint Adam on a DIP image and a kernel representation (Algorithm 2): the kernel estimate",
+        factory="deblur_gankernel.solver:GanKernelEstimator",
+        provides={"kernel-estimator"},
         requires={
             "kernel_rep": Requirement(
                 "kernel_representation",
@@ -78,11 +78,11 @@ def deblur_solvers() -> Iterator[SolverRecord]:
                 default="gan-latent",
                 summary="how the kernel is parameterised while it is estimated",
             ),
-            "nonblind": Requirement(
-                "solver",
-                {"non-blind"},
-                default="hqs",
-                summary="final deconvolution with the estimated kernel",
+            "forward": Requirement(
+                "operator",
+                {"linear", "uniform", "differentiable-kernel"},
+                default="uniform",
+                summary="blur model of the data term, built from the kernel being estimated",
             ),
         },
         citation=GANKERNEL,
@@ -94,7 +94,7 @@ def deblur_methods() -> Iterator[MethodRecord]:
     yield MethodRecord(
         name="gankernel",
         summary="GAN kernel prior + encoder start, CPU preset: 128 px window, narrow DIP, 1500 steps",
-        solver="gankernel",
+        solver="kernel-then-image",
         components=COMPONENTS,
         params=FAST,
         needs_weights=True,
@@ -103,7 +103,7 @@ def deblur_methods() -> Iterator[MethodRecord]:
     yield MethodRecord(
         name="gankernel-paper",
         summary="GAN kernel prior + encoder start as published: whole image, SelfDeblur DIP, 5000 steps",
-        solver="gankernel",
+        solver="kernel-then-image",
         components=COMPONENTS,
         params=PAPER,
         needs_weights=True,

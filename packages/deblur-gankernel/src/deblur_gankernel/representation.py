@@ -15,7 +15,7 @@ the uniform kernel shipped with the generator; ``init="random"`` draws :math:`z 
 from torch's global generator (solvers build representations under a seeded fork of it).
 
 The encoder reads the luminance of the observation; when it is larger than the initializer's training
-crop, the most textured window of that size (:func:`deblur.regions.textured_window`).
+crop, the most textured window of that size (:func:`deblur.observation.textured_window`).
 """
 
 from __future__ import annotations
@@ -29,8 +29,7 @@ import torch
 from torch import nn
 
 from deblur.errors import InputError
-from deblur.regions import textured_window
-from deblur.solvers.classic import luminance
+from deblur.observation import luminance, textured_window
 from deblur_gankernel.encoder import KernelEncoder
 from deblur_gankernel.generator import KernelGenerator
 from deblur_gankernel.store import load_encoder, load_generator

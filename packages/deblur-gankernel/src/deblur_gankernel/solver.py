@@ -1,4 +1,4 @@
-r"""The blind solver ``gankernel``: DIP image, GAN-latent kernel, joint Adam (Sec. 3.5, Algorithm 2).
+r"""The kernel estimator ``gankernel``: DIP image, GAN-latent kernel, joint Adam (Sec. 3.5, Algorithm 2).
 
 The image is a deep image prior :math:`x = G_x(z_x; \theta_x)` (core's
 :class:`deblur.nn.DIPGenerator`, the skip hourglass of SelfDeblur, Ren et al. CVPR 2020, on a fixed
@@ -15,20 +15,22 @@ outside ``y``) by simultaneous Adam steps on both (Algorithm 2, lines 3-4), the 
 (kernel variables) and 1e-2 (image network) halved at 40%, 60% and 80% of the run (SelfDeblur's
 MultiStepLR at 2000, 3000 and 4000 of 5000 steps).
 
-The estimated kernel (optionally cleaned of entries below a fraction of its peak and centred) goes to
-the ``nonblind`` solver on the whole observation (core's ``hqs`` by default); :math:`G_x`'s output on
-the observation grid of the estimation window is kept as ``extras["dip_output"]``.
+:class:`GanKernelEstimator` is the ``estimator`` of core's kernel-then-image flow
+(:class:`~deblur.solvers.kernel_then_image.KernelThenImage`), which owns the rest: kernel size,
+luminance (``color``), the estimation window (``crop``), the clean-up of the estimate and the
+``nonblind`` solver on the whole observation (core's ``hqs`` by default). :math:`G_x`'s output is
+returned as ``latent["dip_output"]`` (the flow crops it to the window's observation grid).
 
 Presets: the method ``gankernel-paper`` is the paper's configuration (whole image, SelfDeblur's
 5 x 128 channels with 16-channel skips, 5000 steps; GPU-sized). The factory's defaults are the CPU
-preset (method ``gankernel``): the kernel is estimated on the luminance of a 128 px textured window
-(:func:`deblur.regions.estimation_window`; at least three kernel sides), :math:`G_x` has 5 levels of 16
-channels (4-channel skips), 1500 steps with the schedule scaled, the kernel's learning rate 5e-3 (ten
-times the paper's, for the shorter run), one torch thread.
+preset (method ``gankernel``, which also estimates the kernel on the luminance of a 128 px textured
+window, :func:`deblur.observation.estimation_window`, at least three kernel sides, on one torch thread):
+:math:`G_x` has 5 levels of 16 channels (4-channel skips), 1500 steps with the schedule scaled, the
+kernel's learning rate 5e-3 (ten times the paper's, for the shorter run).
 
-Kernel size: the run context's ``kernel_size``, else the ``kernel_size`` parameter, else 31, the size
-of the first shipped generator (``gan-latent`` has weights for a few sizes only; see
-:func:`deblur_gankernel.store.shipped_sizes`).
+Kernel size: both methods default to 31 px (``solver.kernel_size``), the size of the first shipped
+generator (``gan-latent`` has weights for a few sizes only; see ``deblur_gankernel.store.STORE.sizes``);
+the run's ``--kernel-size`` comes first.
 
 References:
     Zhang, Yue, Wang, Zhao & Meng, Blind image deconvolution by generative-based kernel prior and
@@ -45,22 +47,17 @@ from typing import Any
 
 import torch
 
-from deblur.checks import count, fraction, odd_size, positive
-from deblur.context import RunContext, torch_threads
-from deblur.errors import CompositionError, InputError
-from deblur.inputs import check_one_image
-from deblur.kernels import center, threshold
+from deblur.checks import count, fraction, positive
+from deblur.context import RunContext
+from deblur.errors import CompositionError
+from deblur.loop import MaxSteps, iterate
 from deblur.nn import DIPGenerator, dip_input
-from deblur.operators.uniform import convolve
-from deblur.regions import estimation_window
-from deblur.result import Result
+from deblur.operators.base import OperatorBuilder
+from deblur.operators.uniform import UniformBlur
 from deblur.seeding import draw_seed, seeded_weights
-from deblur.solvers.classic import luminance
+from deblur.solvers.kernel_then_image import KernelEstimate
 
-__all__ = ["GanKernelSolver", "JointDIP"]
-
-COLORS = ("luminance", "rgb")
-DEFAULT_SIZE = 31
+__all__ = ["GanKernelEstimator", "JointDIP"]
 
 
 class JointDIP:
@@ -74,6 +71,7 @@ class JointDIP:
         lr_image, lr_kernel: Adam learning rates.
         milestones: steps at which both rates are multiplied by ``gamma``.
         input_noise: std of the noise added to ``z`` at every step.
+        forward: builds the blur operator of the data term from the kernel (valid boundary).
     """
 
     def __init__(
@@ -88,8 +86,10 @@ class JointDIP:
         milestones: list[int],
         gamma: float,
         input_noise: float,
+        forward: OperatorBuilder = UniformBlur,
     ) -> None:
         self.image_net, self.z, self.kernel_rep, self.y = image_net, z, kernel_rep, y
+        self.forward = forward
         self.input_noise = input_noise
         self.image_net.train()
         self.kernel_rep.train()
@@ -112,7 +112,7 @@ class JointDIP:
 
     def loss(self, x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         """Mean squared reblur error of Eq. 6 (valid boundary)."""
-        return (convolve(x, k, boundary="valid") - self.y).square().mean()
+        return (self.forward(k)(x) - self.y).square().mean()
 
     def step(self, generator: torch.Generator) -> float:
         """One joint Adam step on :math:`\\theta_x` and the kernel variables; returns the loss before it."""
@@ -125,12 +125,13 @@ class JointDIP:
         return float(loss.detach())
 
 
-class GanKernelSolver:
-    r"""The blind solver ``gankernel``: ``GanKernelSolver(kernel_rep=..., nonblind=..., **params)``.
+class GanKernelEstimator:
+    r"""The kernel estimator ``gankernel``: ``GanKernelEstimator(kernel_rep=..., **params)``.
 
-    Called as ``(y, ctx) -> Result``. Slots: ``kernel_rep`` a kernel-representation builder
-    ``(size) -> module`` (``gan-latent`` by default; any other works, and one with ``initialize(y)`` is
-    initialised from the observation window), ``nonblind`` a solver ``(y, k) -> x``. The defaults are the
+    ``estimate(y, size, ctx) -> KernelEstimate`` runs Algorithm 2 on the window ``y``. Slot:
+    ``kernel_rep`` a kernel-representation builder ``(size) -> module`` (``gan-latent`` by default; any
+    other works, and one with ``initialize(y)`` is initialised from the window), ``forward`` the blur
+    operator of Eq. 6 (core's ``uniform``, valid boundary). The defaults are the
     CPU preset; ``gankernel-paper`` sets the paper's values.
 
     Args:
@@ -144,22 +145,15 @@ class GanKernelSolver:
             ``log2(min side) - 1``) and skip channels (SelfDeblur: 128, 5, 16).
         in_channels: channels of :math:`z_x` (SelfDeblur: 8).
         input_noise: std of the noise added to :math:`z_x` at every step (SelfDeblur: 0.001).
-        crop: side of the observation window the kernel is estimated on (at least three kernel sides;
-            ``None`` or a side not smaller than the image: the whole image).
-        color: ``"luminance"`` (estimate on the luminance, deconvolve every channel) or ``"rgb"``
-            (:math:`G_x` makes all channels).
-        kernel_size: odd kernel support when the run context gives none (default 31).
-        kernel_threshold: zero kernel entries below this fraction of the peak before the non-blind step
-            (0: keep the generator's kernel).
-        center_kernel: shift the estimate so its centre of mass is the central pixel.
-        threads: torch CPU threads during the run (``None``: unchanged).
     """
+
+    name = "gankernel"
 
     def __init__(
         self,
         *,
         kernel_rep: Callable[[int], torch.nn.Module],
-        nonblind: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        forward: OperatorBuilder | None = None,
         steps: int = 1500,
         lr_image: float = 1e-2,
         lr_kernel: float = 5e-3,
@@ -170,17 +164,11 @@ class GanKernelSolver:
         skip: int = 4,
         in_channels: int = 8,
         input_noise: float = 0.001,
-        crop: int | None = 128,
-        color: str = "luminance",
-        kernel_size: int | None = None,
-        kernel_threshold: float = 0.0,
-        center_kernel: bool = True,
-        threads: int | None = None,
     ) -> None:
-        for name, part in (("kernel_rep", kernel_rep), ("nonblind", nonblind)):
-            if not callable(part):
-                raise CompositionError(f"gankernel slot {name!r} needs a callable, got {part!r}")
-        self.kernel_rep, self.nonblind = kernel_rep, nonblind
+        if not callable(kernel_rep):
+            raise CompositionError(f"gankernel slot 'kernel_rep' needs a callable, got {kernel_rep!r}")
+        self.kernel_rep = kernel_rep
+        self.forward = UniformBlur if forward is None else forward
         self.steps = count("steps", steps, 1)
         self.lr_image = positive("lr_image", lr_image)
         self.lr_kernel = positive("lr_kernel", lr_kernel)
@@ -191,16 +179,6 @@ class GanKernelSolver:
         self.skip = count("skip", skip, 0)
         self.in_channels = count("in_channels", in_channels, 1)
         self.input_noise = positive("input_noise", input_noise, allow_zero=True)
-        self.crop = None if crop is None else count("crop", crop, 8)
-        if color not in COLORS:
-            raise InputError(f"color must be one of {', '.join(COLORS)}, got {color!r}")
-        self.color = color
-        self.kernel_size = None if kernel_size is None else odd_size(kernel_size)
-        self.kernel_threshold = fraction("kernel_threshold", kernel_threshold)
-        if self.kernel_threshold >= 1:
-            raise InputError(f"kernel_threshold must be below 1, got {kernel_threshold}")
-        self.center_kernel = bool(center_kernel)
-        self.threads = None if threads is None else count("threads", threads, 1)
 
     def params(self) -> dict[str, Any]:
         """The resolved parameters (JSON-serialisable), recorded in ``Result.config["gankernel"]``."""
@@ -215,16 +193,7 @@ class GanKernelSolver:
             "skip": self.skip,
             "in_channels": self.in_channels,
             "input_noise": self.input_noise,
-            "crop": self.crop,
-            "color": self.color,
-            "kernel_threshold": self.kernel_threshold,
-            "center_kernel": self.center_kernel,
-            "threads": self.threads,
         }
-
-    def window(self, y: torch.Tensor, size: int) -> tuple[int, int, int, int]:
-        """``(top, left, height, width)`` of the observation window the kernel is estimated on."""
-        return estimation_window(y, size, self.crop)
 
     def build(self, y: torch.Tensor, size: int, ctx: RunContext) -> tuple[JointDIP, torch.Generator]:
         """The state of Algorithm 2 for the window ``y`` (1, C, H, W), and the run's random generator."""
@@ -251,55 +220,25 @@ class GanKernelSolver:
             milestones=milestones,
             gamma=self.gamma,
             input_noise=self.input_noise,
+            forward=self.forward,
         )
         return state, g
 
-    def __call__(self, y: torch.Tensor, ctx: RunContext) -> Result:
-        with torch_threads(self.threads):
-            return self.solve(y, ctx)
-
-    def solve(self, y: torch.Tensor, ctx: RunContext) -> Result:
-        """Estimate the kernel of ``y`` (1, C, H, W) by Algorithm 2, then deconvolve (see the class)."""
-        check_one_image(y, "gankernel")
-        H, W = y.shape[-2:]
-        size = ctx.kernel_size if ctx.kernel_size is not None else self.kernel_size
-        size = DEFAULT_SIZE if size is None else odd_size(size)
-        if 2 * size > min(H, W):
-            raise InputError(f"kernel size {size} is too large for a {H}x{W} image (at most half its side)")
-        timings: dict[str, float] = {}
+    def estimate(self, y: torch.Tensor, size: int, ctx: RunContext) -> KernelEstimate:
+        """Algorithm 2 on the window ``y`` (1, C, H, W): the kernel and :math:`G_x`'s output."""
         start = time.perf_counter()
-        target = luminance(y) if self.color == "luminance" else y
-        top, left, h, w = self.window(target, size)
-        observed = target[..., top : top + h, left : left + w]
-        state, g = self.build(observed, size, ctx)
-        timings["setup"] = time.perf_counter() - start
-
-        start = time.perf_counter()
-        losses = []
-        for t in range(self.steps):
-            losses.append(state.step(g))
-            ctx.progress("gankernel", t + 1, self.steps, loss=losses[-1])
-        timings["kernel_estimation"] = time.perf_counter() - start
-
+        state, g = self.build(y, size, ctx)
+        setup = time.perf_counter() - start
+        outcome = iterate(
+            lambda _: {"loss": state.step(g)}, MaxSteps(self.steps), stage="gankernel", progress=ctx.progress
+        )
         with torch.no_grad():
             k = state.kernel_rep().detach()
-            k = threshold(k, self.kernel_threshold) if self.kernel_threshold > 0 else k
-            k = center(k) if self.center_kernel else k
-            r0 = c0 = size - 1 - size // 2
-            dip_output = state.image()[..., r0 : r0 + h, c0 : c0 + w]
-
-        start = time.perf_counter()
-        ctx.progress("non-blind", 1, 1)
-        x = self.nonblind(y, k)
-        timings["nonblind"] = time.perf_counter() - start
-        return Result(
-            image=x,
+            dip_output = state.image()
+        return KernelEstimate(
             kernel=k,
-            extras={"dip_output": dip_output},
-            history={"loss": losses},
-            timings=timings,
-            config={
-                "kernel_size": size,
-                "gankernel": {**self.params(), "window": [top, left, h, w]},
-            },
+            history=outcome.history,
+            latent={"dip_output": dip_output},
+            config=self.params(),
+            timings={"setup": setup},
         )

@@ -41,7 +41,7 @@ from deblur.weights import WeightCard, save_weights
 from deblur_gankernel.data import motion_kernels
 from deblur_gankernel.generator import Discriminator, GeneratorConfig, KernelGenerator
 from deblur_gankernel.inversion import invert
-from deblur_gankernel.store import default_stem
+from deblur_gankernel.store import STORE
 
 __all__ = ["PRESETS", "SETTINGS", "GanTraining", "train"]
 
@@ -188,7 +188,7 @@ def train(spec: TrainSpec) -> Path:
     written every ``checkpoint_every`` steps (``--resume`` continues from it) and removed at the end.
     """
     s, config, steps = _settings(spec)
-    stem = Path(spec.out) if spec.out is not None else default_stem("generator", config.size)
+    stem = Path(spec.out) if spec.out is not None else STORE.stem("generator", config.size)
     checkpoint = Checkpoint.beside(stem, s["checkpoint_every"])
     with torch_threads(s["threads"]):
         run = GanTraining(

@@ -41,7 +41,7 @@ from deblur_gankernel.data import BlurredCrops
 from deblur_gankernel.encoder import EncoderConfig, KernelEncoder
 from deblur_gankernel.generator import KernelGenerator
 from deblur_gankernel.inversion import invert, l1_distance
-from deblur_gankernel.store import LoadedGenerator, default_stem, load_generator
+from deblur_gankernel.store import STORE, LoadedGenerator, load_generator
 
 __all__ = ["PRESETS", "SETTINGS", "InitializerTraining", "train"]
 
@@ -213,7 +213,7 @@ def train(spec: TrainSpec) -> Path:
         raise InputError(
             f"the generator's latent has {loaded.network.config.latent} dimensions, not {config.latent}"
         )
-    stem = Path(spec.out) if spec.out is not None else default_stem("initializer", size)
+    stem = Path(spec.out) if spec.out is not None else STORE.stem("initializer", size)
     checkpoint = Checkpoint.beside(stem, s["checkpoint_every"])
     data = BlurredCrops(size, config.crop, sources=s["sources"], noise=s["noise"], length=s["length"])
     with torch_threads(s["threads"]):

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from deblur.errors import InputError
+from deblur.observation import luminance
 
 __all__ = ["PHOTOS", "skimage_photos"]
 
@@ -33,8 +34,6 @@ PHOTOS = (
     "text",
 )
 """Photos bundled with scikit-image (no network needed)."""
-
-_LUMA = torch.tensor([0.2125, 0.7154, 0.0721]).view(1, 3, 1, 1)
 
 
 def skimage_photos(names: Iterable[str] | None = None, gray: bool = True) -> dict[str, torch.Tensor]:
@@ -61,6 +60,6 @@ def skimage_photos(names: Iterable[str] | None = None, gray: bool = True) -> dic
         a = np.asarray(getattr(skimage.data, name)()).astype(np.float32) / 255.0
         x = torch.from_numpy(a[..., None] if a.ndim == 2 else a[..., :3]).permute(2, 0, 1)[None]
         if gray and x.shape[1] == 3:
-            x = (x * _LUMA).sum(1, keepdim=True)
+            x = luminance(x)
         out[name] = x.contiguous()
     return out

@@ -1,7 +1,8 @@
-"""Blur forward models with exact adjoints: uniform convolution and spatially varying blur."""
+"""Blur forward models with exact adjoints (:class:`LinearOperator`): uniform and spatially varying blur."""
 
 from __future__ import annotations
 
+from deblur.operators.base import LinearOperator, OperatorBuilder, adjoint_mismatch, build_operator
 from deblur.operators.fft import fast_len, psf2otf
 from deblur.operators.spatially_varying import BasisBlur, KernelFieldBlur, basis_to_field, field_from_kernel
 from deblur.operators.uniform import UniformBlur, convolve, convolve_adjoint
@@ -9,8 +10,12 @@ from deblur.operators.uniform import UniformBlur, convolve, convolve_adjoint
 __all__ = [
     "BasisBlur",
     "KernelFieldBlur",
+    "LinearOperator",
+    "OperatorBuilder",
     "UniformBlur",
+    "adjoint_mismatch",
     "basis_to_field",
+    "build_operator",
     "convolve",
     "convolve_adjoint",
     "fast_len",

@@ -25,7 +25,10 @@ mask-then-filter the source-grid field (or weights) is extended the same way.
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -86,6 +89,56 @@ def basis_to_field(kernels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor
 def field_from_kernel(k: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     """Spatially constant field ``(B, h * w, H, W)`` from one kernel ``(B, 1, h, w)``."""
     return k.flatten(1)[:, :, None, None].expand(-1, -1, int(shape[0]), int(shape[1]))
+
+
+def _as_tensor(value: Any, what: str) -> torch.Tensor:
+    if isinstance(value, (str, Path)):
+        if Path(value).suffix != ".npy":
+            raise InputError(f"{what} file must be .npy, got {str(value)!r}")
+        value = np.load(value)
+    t = torch.as_tensor(value if isinstance(value, torch.Tensor) else np.asarray(value)).float()
+    if not bool(torch.isfinite(t).all()):
+        raise InputError(f"{what} has non-finite values (NaN or inf)")
+    if bool((t < 0).any()):
+        raise InputError(f"{what} has negative values")
+    return t
+
+
+def as_operand(operand: Any) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """A spatially varying blur's operand for ``deblur.deconvolve``, checked and normalised.
+
+    A kernel field (array, tensor or ``.npy`` path; ``(h * w, Hf, Wf)`` or ``(B, h * w, Hf, Wf)``) comes
+    back as a float32 ``(B, h * w, Hf, Wf)`` tensor with each pixel's kernel normalised to sum 1; a pair
+    ``(kernels, weights)`` for :class:`BasisBlur` as float32 ``(K, 1, h, w)`` kernels, each normalised
+    to sum 1, and ``(B, K, Hf, Wf)`` weights (as given). Non-negative and finite, or :class:`InputError`.
+    """
+    if isinstance(operand, (tuple, list)):
+        if len(operand) != 2:
+            raise InputError(f"a kernel basis is a pair (kernels, weights), got {len(operand)} items")
+        kernels, weights = _as_tensor(operand[0], "basis kernels"), _as_tensor(operand[1], "weight maps")
+        if kernels.ndim == 3:
+            kernels = kernels.unsqueeze(1)
+        if kernels.ndim != 4 or kernels.shape[1] != 1:
+            raise InputError(f"basis kernels must be (K, h, w) or (K, 1, h, w), got {tuple(kernels.shape)}")
+        if weights.ndim == 3:
+            weights = weights.unsqueeze(0)
+        if weights.ndim != 4 or weights.shape[1] != kernels.shape[0]:
+            raise InputError(
+                f"weight maps must be (B, K={kernels.shape[0]}, H, W), got {tuple(weights.shape)}"
+            )
+        total = kernels.sum((-2, -1), keepdim=True)
+        if bool((total <= 0).any()):
+            raise InputError("a basis kernel sums to zero")
+        return kernels / total, weights
+    field = _as_tensor(operand, "kernel field")
+    if field.ndim == 3:
+        field = field.unsqueeze(0)
+    if field.ndim != 4:
+        raise InputError(f"a kernel field must be (h*w, H, W) or (B, h*w, H, W), got {tuple(field.shape)}")
+    total = field.sum(1, keepdim=True)
+    if bool((total <= 0).any()):
+        raise InputError("the kernel field has a pixel whose kernel sums to zero")
+    return field / total
 
 
 class KernelFieldBlur(BoundaryShapes):

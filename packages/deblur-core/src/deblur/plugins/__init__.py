@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 from deblur.plugins.records import (
     COMPONENT_KINDS,
     KINDS,
+    NONE,
     ComponentRecord,
+    ImageNetworkRecord,
     KernelRepresentationRecord,
     MethodRecord,
     OperatorRecord,
@@ -34,7 +36,9 @@ _LAZY = {
 __all__ = [
     "COMPONENT_KINDS",
     "KINDS",
+    "NONE",
     "ComponentRecord",
+    "ImageNetworkRecord",
     "KernelRepresentationRecord",
     "MethodRecord",
     "OperatorRecord",

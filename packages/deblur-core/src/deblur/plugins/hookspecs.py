@@ -13,6 +13,7 @@ from collections.abc import Iterable
 import pluggy
 
 from deblur.plugins.records import (
+    ImageNetworkRecord,
     KernelRepresentationRecord,
     MethodRecord,
     OperatorRecord,
@@ -117,6 +118,25 @@ def deblur_kernel_representations() -> Iterable[KernelRepresentationRecord]:
                 summary="Free logits turned into a kernel by a softmax",
                 factory="my_plugin.kernels:softmax_pixels",  # softmax_pixels(temperature=1.0) -> builder
                 provides={"kernel", "differentiable"},
+            )
+    """
+
+
+@hookspec
+def deblur_image_networks() -> Iterable[ImageNetworkRecord]:
+    """Register networks that generate images (a deep image prior's generator, a learned decoder).
+
+    The factory returns a builder ``(channels, (H, W), *, generator) -> torch.nn.Module`` whose module
+    maps its fixed input (and, for ``randomized`` networks, fresh noise and dropout) to images on the
+    (H, W) grid; ``provides`` says what more it offers::
+
+        @hookimpl
+        def deblur_image_networks():
+            yield ImageNetworkRecord(
+                name="my-dip",
+                summary="A U-Net deep image prior",
+                factory="my_plugin.nets:dip_builder",
+                provides={"image", "generator"},
             )
     """
 

@@ -1,8 +1,9 @@
 """Discovering, loading and isolating plugins.
 
 Plugins are modules named by entry points in the group ``deblur``. Each one is loaded on its own: an
-import error or a hook that raises marks that plugin ``failed`` with the reason and leaves the others
-working. Environment switches:
+import error, a ``@hookimpl`` that matches no hook specification (a misspelt ``deblur_prior``, checked
+as each plugin registers) or a hook that raises marks that plugin ``failed`` with the reason and leaves
+the others working. Environment switches:
 
 - ``DEBLUR_LOAD_PLUGINS``: comma-separated allowlist of entry-point or distribution names; empty means
   no external plugin (core's built-ins always load). Unset means all.
@@ -21,6 +22,7 @@ Conflicts never fail the innocent party:
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections import defaultdict
@@ -147,12 +149,47 @@ class PluginManager:
         distribution: str | None = None,
         version: str | None = None,
     ) -> PluginStatus:
-        """Register an imported plugin module or object under ``name``."""
+        """Register an imported plugin module or object under ``name``.
+
+        A plugin with a ``@hookimpl`` that matches no hook, or whose arguments its hook does not take, is
+        not registered: its status is ``failed`` with the reason (strict mode: :class:`PluginError`).
+        """
         if name in self._status:
             raise PluginError(f"a plugin named {name!r} is already registered")
-        self._pm.register(plugin, name=name)
         hooks = sorted(hook for hook in HOOK_NAMES.values() if callable(getattr(plugin, hook, None)))
-        return self._add_status(PluginStatus(name, distribution, version, hooks=hooks))
+        status = PluginStatus(name, distribution, version, hooks=hooks)
+        try:
+            self._pm.register(plugin, name=name)
+        except pluggy.PluginValidationError as exc:  # a hook whose arguments its spec lacks
+            problem = "invalid hook: " + "; ".join(line.strip() for line in str(exc).splitlines() if line)
+        else:
+            problem = self._unknown_hooks(plugin)
+            if problem is not None:
+                self._pm.unregister(plugin)
+        if problem is not None:
+            if self.strict:
+                raise PluginError(f"plugin {name!r} ({status.describe()}): {problem}")
+            status.status, status.error = "failed", problem
+        return self._add_status(status)
+
+    def _unknown_hooks(self, plugin: ModuleType | object) -> str | None:
+        """What :meth:`pluggy.PluginManager.check_pending` would refuse, for this plugin alone: its
+        ``@hookimpl`` functions that match no hook specification (a misspelt hook name)."""
+        callers = self._pm.get_hookcallers(plugin) or []
+        unknown = sorted(
+            caller.name
+            for caller in callers
+            if not caller.has_spec()
+            and any(impl.plugin is plugin and not impl.optionalhook for impl in caller.get_hookimpls())
+        )
+        if not unknown:
+            return None
+        specs = sorted(name for name, caller in vars(self._pm.hook).items() if caller.has_spec())
+        named = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, specs, n=1, cutoff=0.8)
+            named.append(f"{name} (did you mean {close[0]}?)" if close else name)
+        return f"unknown hook{'s' if len(unknown) > 1 else ''} {', '.join(named)}; hooks: {', '.join(specs)}"
 
     def _add_status(self, status: PluginStatus) -> PluginStatus:
         self._status.setdefault(status.name, status)

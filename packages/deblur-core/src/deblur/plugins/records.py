@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from deblur.errors import PluginError
 
 #: The kinds of component a method can be composed of, in the order the CLI lists them.
-COMPONENT_KINDS = ("operator", "prior", "solver", "kernel_representation")
+COMPONENT_KINDS = ("operator", "prior", "solver", "kernel_representation", "image_network")
 #: Every kind of record a plugin can register.
 KINDS = (*COMPONENT_KINDS, "method", "trainer")
 
@@ -56,20 +56,45 @@ class Requirement:
 
     Attributes:
         kind: the kind of component that fills the slot (one of :data:`COMPONENT_KINDS`).
-        capabilities: what the filling component must provide.
+        capabilities: what the filling component must provide, all of it.
         default: the component used when neither the method nor the user chooses one.
         summary: what the slot is for, shown in error messages.
+        any_of: capabilities of which the filling component must provide at least one (e.g. an
+            operator that is ``uniform`` or ``spatially-varying``); empty: no such condition.
+        optional: the slot may stay empty: with no default and no choice, or when the user chooses
+            :data:`NONE` (``--use refiner=none``), the factory receives ``None``.
     """
 
     kind: str
     capabilities: frozenset[str] = frozenset()
     default: str | None = None
     summary: str = ""
+    any_of: frozenset[str] = frozenset()
+    optional: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in COMPONENT_KINDS:
             raise PluginError(f"requirement kind {self.kind!r} is not one of {', '.join(COMPONENT_KINDS)}")
         object.__setattr__(self, "capabilities", frozenset(self.capabilities))
+        object.__setattr__(self, "any_of", frozenset(self.any_of))
+
+    def missing(self, provides: frozenset[str]) -> list[str]:
+        """What a component providing ``provides`` lacks to fill the slot (empty: it fits)."""
+        lacks = sorted(self.capabilities - provides)
+        if self.any_of and not self.any_of & provides:
+            lacks.append(f"one of {', '.join(sorted(self.any_of))}")
+        return lacks
+
+    def describe(self) -> str:
+        """``a solver providing non-blind``, for messages."""
+        needs = sorted(self.capabilities) + (
+            [f"one of {'|'.join(sorted(self.any_of))}"] if self.any_of else []
+        )
+        return f"a {self.kind.replace('_', ' ')} providing {', '.join(needs) or 'anything'}"
+
+
+#: The component name that leaves an optional slot empty.
+NONE = "none"
 
 
 @dataclass(frozen=True)
@@ -124,6 +149,15 @@ class SolverRecord(ComponentRecord):
     """A non-blind solver ``(y, k) -> x`` or a blind solver ``(y, RunContext) -> Result``."""
 
     kind: ClassVar[str] = "solver"
+
+
+@dataclass(frozen=True)
+class ImageNetworkRecord(ComponentRecord):
+    """A network that generates images, e.g. a deep image prior's generator; its factory returns a
+    builder ``(channels, (H, W), *, generator) -> torch.nn.Module`` (see ``image-network`` in
+    :mod:`deblur.capabilities`)."""
+
+    kind: ClassVar[str] = "image_network"
 
 
 @dataclass(frozen=True)
@@ -199,6 +233,7 @@ RECORD_TYPES: Mapping[str, type] = MappingProxyType(
         "prior": PriorRecord,
         "solver": SolverRecord,
         "kernel_representation": KernelRepresentationRecord,
+        "image_network": ImageNetworkRecord,
         "method": MethodRecord,
         "trainer": TrainerRecord,
     }

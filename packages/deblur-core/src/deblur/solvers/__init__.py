@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from deblur.solvers.cg import ConjugateGradient, cg_deconvolve
 from deblur.solvers.hqs import HQSDeconvolver, hqs_deconvolve
 from deblur.solvers.richardson_lucy import RichardsonLucy, richardson_lucy
 from deblur.solvers.wiener import WienerDeconvolver, edgetaper, wiener_deconvolve
 
 __all__ = [
+    "ConjugateGradient",
     "HQSDeconvolver",
     "RichardsonLucy",
     "WienerDeconvolver",
+    "cg_deconvolve",
     "edgetaper",
     "hqs_deconvolve",
     "richardson_lucy",

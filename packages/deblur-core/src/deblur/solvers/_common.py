@@ -1,29 +1,38 @@
-"""Shared pieces of the non-blind solvers: input checks, grids and Fourier-domain helpers."""
+"""Shared pieces of the non-blind solvers: input checks, operator builders, grids, Fourier helpers."""
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from deblur.errors import InputError
+from deblur.operators.base import LinearOperator, OperatorBuilder, bind
 from deblur.operators.fft import fast_len
 from deblur.operators.padding import kernel_pads
-from deblur.operators.uniform import check_kernel
+from deblur.operators.uniform import UniformBlur, check_kernel
 
 BOUNDARIES = ("valid", "same", "circular")
+
+
+def check_observation(y: torch.Tensor) -> None:
+    """Raise :class:`InputError` unless ``y`` is a finite floating-point (B, C, H, W) tensor."""
+    if not isinstance(y, torch.Tensor) or y.ndim != 4:
+        shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+        raise InputError(f"observation must be a (B, C, H, W) tensor, got {shape}")
+    if not y.is_floating_point():
+        raise InputError(f"observation must be a floating-point tensor, got {y.dtype}")
+    if not bool(torch.isfinite(y).all()):
+        raise InputError("observation has non-finite values (NaN or inf)")
 
 
 def check_inputs(y: torch.Tensor, k: torch.Tensor, boundary: str) -> torch.Tensor:
     """Validate ``y`` (B, C, H, W) and ``k`` (B|1, 1, h, w); return ``k`` with ``y``'s device and dtype."""
     if boundary not in BOUNDARIES:
         raise InputError(f"unknown boundary {boundary!r}; expected one of {', '.join(BOUNDARIES)}")
-    if not isinstance(y, torch.Tensor) or y.ndim != 4:
-        shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
-        raise InputError(f"observation must be a (B, C, H, W) tensor, got {shape}")
-    if not y.is_floating_point():
-        raise InputError(f"observation must be a floating-point tensor, got {y.dtype}")
+    check_observation(y)
     check_kernel(k)
     if k.shape[0] not in (1, y.shape[0]):
         raise InputError(
@@ -33,9 +42,70 @@ def check_inputs(y: torch.Tensor, k: torch.Tensor, boundary: str) -> torch.Tenso
     H, W = y.shape[-2:]
     if h > H or w > W:
         raise InputError(f"kernel {h}x{w} is larger than the {H}x{W} observation")
-    if not bool(torch.isfinite(y).all()):
-        raise InputError("observation has non-finite values (NaN or inf)")
     return k.to(device=y.device, dtype=y.dtype)
+
+
+def forward_builder(forward: OperatorBuilder | None, boundary: str | None) -> OperatorBuilder:
+    """A solver's operator builder: ``forward`` (default :class:`UniformBlur`) with ``boundary`` bound.
+
+    ``boundary=None`` leaves the builder's own (every core operator defaults to ``"valid"``); a boundary
+    the builder already binds to another value is refused (:func:`deblur.operators.base.bind`).
+    """
+    if boundary is not None and boundary not in BOUNDARIES:
+        raise InputError(f"unknown boundary {boundary!r}; expected one of {', '.join(BOUNDARIES)}")
+    builder: OperatorBuilder = UniformBlur if forward is None else forward
+    if not callable(builder):
+        raise InputError(f"forward must build an operator from a kernel, got {forward!r}")
+    return bind(builder, boundary=boundary) if boundary is not None else builder
+
+
+def operator_for(y: torch.Tensor, k: torch.Tensor | LinearOperator, boundary: str | None) -> LinearOperator:
+    """The blur of an iterative solver's function form, after checking ``y`` against it.
+
+    A kernel becomes ``UniformBlur(k, boundary)`` (default "valid") after :func:`check_inputs`; an
+    operator is used as it is (``boundary`` must be None or its own), a uniform one's ``kernel``
+    checked like a kernel.
+    """
+    if not isinstance(k, LinearOperator):
+        boundary = "valid" if boundary is None else boundary
+        return UniformBlur(check_inputs(y, k, boundary), boundary=boundary)
+    if boundary is not None and boundary != k.boundary:
+        raise InputError(f"boundary {boundary!r} conflicts with the operator's {k.boundary!r}")
+    kernel = getattr(k, "kernel", None)
+    if isinstance(kernel, torch.Tensor):
+        check_inputs(y, kernel, k.boundary)
+    else:
+        check_observation(y)
+    return k
+
+
+def uniform_kernel(op: LinearOperator, solver: str) -> torch.Tensor:
+    """The kernel of a ``uniform`` operator (its ``kernel`` attribute), for a Fourier-domain solver."""
+    kernel = getattr(op, "kernel", None)
+    if not isinstance(kernel, torch.Tensor):
+        raise InputError(
+            f"{solver} inverts one kernel by FFT and needs a uniform operator, got {op!r}; "
+            "richardson-lucy and cg take any linear operator"
+        )
+    return kernel
+
+
+def cast_operand(operand: Any, like: torch.Tensor) -> Any:
+    """Tensors in ``operand`` (a kernel, field, or tuple of them) on ``like``'s device, in its dtype."""
+    if isinstance(operand, torch.Tensor):
+        return operand.to(device=like.device, dtype=like.dtype)
+    if isinstance(operand, (tuple, list)):
+        return tuple(cast_operand(o, like) for o in operand)
+    return operand
+
+
+def operand_tensors(operand: Any) -> list[torch.Tensor]:
+    """The tensors in ``operand`` (a kernel, field, or tuple of them); none for a built operator."""
+    if isinstance(operand, torch.Tensor):
+        return [operand]
+    if isinstance(operand, (tuple, list)):
+        return [t for o in operand for t in operand_tensors(o)]
+    return []
 
 
 def latent_window(y_hw: tuple[int, int], k_hw: tuple[int, int], boundary: str) -> tuple[int, int, int, int]:

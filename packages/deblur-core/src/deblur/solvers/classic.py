@@ -16,15 +16,17 @@ strongest edges. Between levels the kernel is centred by its centre of mass and 
 is finally restored, every channel with the estimated kernel, by the ``nonblind`` solver (a
 hyper-Laplacian HQS with the valid boundary in the ``classic`` method).
 
-:meth:`ClassicBlind.refine` runs the finest level alone from a given kernel: a kernel estimated by another
-method, or on a window of the image, fitted to the whole observation (deblur-dipmc's ``refine``).
+:class:`ClassicRefiner` is one level's alternation on its own, registered as the component
+``classic-refine``: from a given kernel (estimated by another method, or on a window of the image) it
+runs the finest level on the whole observation, the ``refiner`` stage of
+:class:`~deblur.solvers.kernel_then_image.KernelThenImage`.
 
 Both steps use the exact valid forward model: no periodic or tapered boundary is assumed (see
 :mod:`deblur.solvers._kernel_estimation`). The method has no random draws: the result does not depend
 on the seed.
 
-Kernel size: the run context's ``kernel_size``, else the ``kernel_size`` parameter, else
-:func:`auto_kernel_size` (``min(H, W) // 10`` made odd, within [7, 35]).
+Kernel size: the run context's ``kernel_size``, else the ``kernel_size`` parameter, else core's rule
+:func:`deblur.observation.default_kernel_size` (``min(H, W) // 10`` made odd, within [7, 35]).
 
 References:
     Xu, Zheng, Jia, "Unnatural L0 sparse representation for natural image deblurring", CVPR 2013.
@@ -45,38 +47,24 @@ import torch
 import torch.nn.functional as F
 
 from deblur.checks import within
-from deblur.context import Progress, RunContext, torch_threads
+from deblur.context import Progress, RunContext, silent, torch_threads
 from deblur.errors import InputError
 from deblur.kernels import center
+from deblur.loop import MaxSteps, iterate
+from deblur.observation import kernel_size, luminance
 from deblur.priors.base import GradientPrior, QuadraticKernelPrior
 from deblur.priors.image import interior_gradient
 from deblur.result import Result
 from deblur.solvers._kernel_estimation import KernelLeastSquares, l0_latent, prune_kernel, rescale_kernel
 
-__all__ = ["KERNEL_PRIOR_WEIGHT", "ClassicBlind", "auto_kernel_size", "luminance"]
+__all__ = ["KERNEL_PRIOR_WEIGHT", "ClassicBlind", "ClassicRefiner"]
 
 KERNEL_PRIOR_WEIGHT = 4.0
 """The ``classic`` method's kernel-prior weight gamma (for images in [0, 1])."""
 
-LUMA = (0.2125, 0.7154, 0.0721)
-"""Rec. 709 luma weights (as :mod:`deblur.data.photos`) for estimating the kernel of colour images."""
-
 
 def _odd(n: int) -> int:
     return n if n % 2 else n + 1
-
-
-def auto_kernel_size(shape: tuple[int, int]) -> int:
-    """Default kernel support for an ``(H, W)`` observation: ``min(H, W) // 10`` made odd, within [7, 35]."""
-    return min(35, max(7, _odd(min(shape) // 10)))
-
-
-def luminance(y: torch.Tensor) -> torch.Tensor:
-    """``(B, 1, H, W)`` luminance of a gray or RGB ``(B, C, H, W)`` image (Rec. 709 weights)."""
-    if y.shape[1] == 1:
-        return y
-    w = torch.tensor(LUMA, dtype=y.dtype, device=y.device).view(1, 3, 1, 1)
-    return (y * w).sum(1, keepdim=True)
 
 
 def _downscale(y: torch.Tensor, f: float) -> torch.Tensor:
@@ -88,24 +76,134 @@ def _downscale(y: torch.Tensor, f: float) -> torch.Tensor:
     return F.interpolate(y, size=size, mode="bilinear", antialias=True, align_corners=False)
 
 
-class ClassicBlind:
-    """Coarse-to-fine alternating MAP blind deblurring (Xu et al. 2013 / Pan et al. 2014 style).
+class ClassicRefiner:
+    """The alternation of one pyramid level of :class:`ClassicBlind`; as the component ``classic-refine``,
+    it refines a given kernel on the whole observation (:meth:`refine`).
 
     Args:
         image_prior: gradient prior of the intermediate latent (e.g. ``L0Gradient(2e-3)``); its
             ``weight`` is lambda, scaled by the decreasing schedule.
         kernel_prior: quadratic kernel prior (e.g. ``KernelL2(4.0)``); its ``weight`` is gamma (for
             images in [0, 1]; the data term sums over pixels, so one gamma regularises larger images less).
+        iterations: alternations per level.
+        weight_decay: factor dividing the image-prior weight after every alternation.
+        min_weight_scale: floor of the weight scale (where :meth:`refine` runs).
+        cg_iterations: conjugate-gradient iterations of each kernel step.
+        kernel_threshold: kernel entries below this fraction of the peak are zeroed.
+        min_component: 8-connected kernel blobs with less mass than this are removed.
+    """
+
+    def __init__(
+        self,
+        *,
+        image_prior: GradientPrior,
+        kernel_prior: QuadraticKernelPrior,
+        iterations: int = 5,
+        weight_decay: float = 1.1,
+        min_weight_scale: float = 0.05,
+        cg_iterations: int = 20,
+        kernel_threshold: float = 0.05,
+        min_component: float = 0.03,
+    ) -> None:
+        if not callable(getattr(image_prior, "shrink", None)):
+            raise InputError(f"image_prior must offer shrink(v, beta) (a GradientPrior), got {image_prior!r}")
+        if not math.isfinite(float(getattr(kernel_prior, "weight", math.nan))):
+            raise InputError(f"kernel_prior must be a quadratic prior with a weight, got {kernel_prior!r}")
+        self.image_prior = image_prior
+        self.kernel_prior = kernel_prior
+        self.iterations = int(within("iterations", iterations, 0.0, 1e6))
+        self.weight_decay = within("weight_decay", weight_decay, 0.0, 100.0)
+        self.min_weight_scale = within("min_weight_scale", min_weight_scale, 0.0, 1.0)
+        self.cg_iterations = int(within("cg_iterations", cg_iterations, 0.0, 1e6))
+        self.kernel_threshold = float(kernel_threshold)
+        if not 0 <= self.kernel_threshold < 1:
+            raise InputError(f"kernel_threshold must be in [0, 1), got {kernel_threshold}")
+        self.min_component = float(min_component)
+        if not 0 <= self.min_component < 1:
+            raise InputError(f"min_component must be in [0, 1), got {min_component}")
+
+    def params(self) -> dict[str, Any]:
+        """The resolved parameters (JSON-serialisable)."""
+        return {
+            "image_prior": repr(self.image_prior),
+            "kernel_prior": repr(self.kernel_prior),
+            "iterations": self.iterations,
+            "weight_decay": self.weight_decay,
+            "min_weight_scale": self.min_weight_scale,
+            "cg_iterations": self.cg_iterations,
+            "kernel_threshold": self.kernel_threshold,
+            "min_component": self.min_component,
+        }
+
+    def alternate(
+        self,
+        y: torch.Tensor,
+        k: torch.Tensor,
+        scale: float,
+        progress: Progress | None,
+        history: dict[str, list[float]] | None,
+        label: str,
+    ) -> tuple[torch.Tensor, float]:
+        """``iterations`` latent and kernel steps on ``y`` (1, 1, H, W) from ``k``, starting at the weight
+        scale ``scale``; returns the kernel and the scale for the next steps. Not differentiable (the
+        pruning works on arrays), so the inputs are taken without their autograd history."""
+        y, k = y.detach(), k.detach()
+        gamma = float(self.kernel_prior.weight)
+        size = tuple(k.shape[-2:])
+        obs_grads = interior_gradient(y)
+        state: dict[str, Any] = {"k": k, "scale": scale, "u": None}
+
+        def step(_: int) -> dict[str, float]:
+            x, state["u"] = l0_latent(y, state["k"], self.image_prior, state["scale"], u=state["u"])
+            ls = KernelLeastSquares(interior_gradient(x), obs_grads, size, gamma)
+            k_new = prune_kernel(
+                ls.solve(state["k"], self.cg_iterations), self.kernel_threshold, self.min_component
+            )
+            if bool(k_new.sum() > 0):
+                state["k"] = k_new
+            metrics = {
+                "kernel_residual": ls.residual(state["k"]) / ls.masks.sum().item(),
+                "weight_scale": state["scale"],
+            }
+            state["scale"] = max(state["scale"] / self.weight_decay, self.min_weight_scale)
+            return metrics
+
+        iterate(step, MaxSteps(self.iterations), stage=label, progress=progress or silent, history=history)
+        return state["k"], state["scale"]
+
+    def refine(
+        self,
+        y: torch.Tensor,
+        k: torch.Tensor,
+        progress: Progress | None = None,
+        history: dict[str, list[float]] | None = None,
+    ) -> torch.Tensor:
+        """Kernel ``k`` (1, 1, h, w) of the gray ``y`` (1, 1, H, W) refined by the finest level alone.
+
+        ``iterations`` alternations at the floor weight scale ``min_weight_scale``, started from ``k``
+        instead of the coarser level: a kernel found by another method (or on a window of ``y``) is
+        fitted to the whole observation. Pruned as every estimate here, and centred.
+        """
+        if not isinstance(y, torch.Tensor) or y.ndim != 4 or y.shape[:2] != (1, 1):
+            raise InputError(f"image must be a (1, 1, H, W) tensor, got {tuple(getattr(y, 'shape', ()))}")
+        if not isinstance(k, torch.Tensor) or k.ndim != 4 or k.shape[:2] != (1, 1):
+            raise InputError(f"kernel must be a (1, 1, h, w) tensor, got {tuple(getattr(k, 'shape', ()))}")
+        if 2 * max(k.shape[-2:]) > min(y.shape[-2:]):
+            raise InputError(f"kernel {tuple(k.shape[-2:])} is too large for a {tuple(y.shape[-2:])} image")
+        k, _ = self.alternate(y, k.to(y), self.min_weight_scale, progress, history, "refine")
+        return center(k)
+
+
+class ClassicBlind:
+    """Coarse-to-fine alternating MAP blind deblurring (Xu et al. 2013 / Pan et al. 2014 style).
+
+    Args:
+        image_prior, kernel_prior, iterations, weight_decay, min_weight_scale, cg_iterations,
+            kernel_threshold, min_component: one level's alternation (:class:`ClassicRefiner`).
         nonblind: the final solver ``(y, k) -> x`` on the observation grid (valid boundary).
         kernel_size: odd kernel support, used when the run context gives none.
         scale_ratio: size ratio between pyramid levels.
         coarsest: kernel side at the coarsest level.
-        iterations: alternations per level.
-        weight_decay: factor dividing the image-prior weight after every alternation.
-        min_weight_scale: floor of the weight scale.
-        cg_iterations: conjugate-gradient iterations of each kernel step.
-        kernel_threshold: kernel entries below this fraction of the peak are zeroed.
-        min_component: 8-connected kernel blobs with less mass than this are removed.
         threads: torch intra-op threads while running on the CPU (restored afterwards); ``None`` keeps
             torch's setting. The arrays are small (a few 100k pixels), where thread start-up costs more
             than it saves and a CPU shared with other work makes multi-threaded FFTs far slower.
@@ -128,28 +226,22 @@ class ClassicBlind:
         min_component: float = 0.03,
         threads: int | None = 1,
     ) -> None:
-        if not callable(getattr(image_prior, "shrink", None)):
-            raise InputError(f"image_prior must offer shrink(v, beta) (a GradientPrior), got {image_prior!r}")
-        if not math.isfinite(float(getattr(kernel_prior, "weight", math.nan))):
-            raise InputError(f"kernel_prior must be a quadratic prior with a weight, got {kernel_prior!r}")
         if not callable(nonblind):
             raise InputError(f"nonblind must be a callable (y, k) -> x, got {nonblind!r}")
-        self.image_prior = image_prior
-        self.kernel_prior = kernel_prior
+        self.level = ClassicRefiner(
+            image_prior=image_prior,
+            kernel_prior=kernel_prior,
+            iterations=iterations,
+            weight_decay=weight_decay,
+            min_weight_scale=min_weight_scale,
+            cg_iterations=cg_iterations,
+            kernel_threshold=kernel_threshold,
+            min_component=min_component,
+        )
         self.nonblind = nonblind
         self.kernel_size = None if kernel_size is None else self._check_size(kernel_size)
         self.scale_ratio = within("scale_ratio", scale_ratio, 0.0, 0.95)
         self.coarsest = self._check_size(coarsest)
-        self.iterations = int(within("iterations", iterations, 0.0, 1e6))
-        self.weight_decay = within("weight_decay", weight_decay, 0.0, 100.0)
-        self.min_weight_scale = within("min_weight_scale", min_weight_scale, 0.0, 1.0)
-        self.cg_iterations = int(within("cg_iterations", cg_iterations, 0.0, 1e6))
-        self.kernel_threshold = float(kernel_threshold)
-        if not 0 <= self.kernel_threshold < 1:
-            raise InputError(f"kernel_threshold must be in [0, 1), got {kernel_threshold}")
-        self.min_component = float(min_component)
-        if not 0 <= self.min_component < 1:
-            raise InputError(f"min_component must be in [0, 1), got {min_component}")
         if threads is not None and (isinstance(threads, bool) or int(threads) != threads or threads < 1):
             raise InputError(f"threads must be a positive integer or None, got {threads!r}")
         self.threads = threads
@@ -163,18 +255,11 @@ class ClassicBlind:
     def params(self) -> dict[str, Any]:
         """The resolved parameters (JSON-serialisable), recorded in ``Result.config``."""
         return {
-            "image_prior": repr(self.image_prior),
-            "kernel_prior": repr(self.kernel_prior),
+            **self.level.params(),
             "nonblind": repr(self.nonblind),
             "kernel_size": self.kernel_size,
             "scale_ratio": self.scale_ratio,
             "coarsest": self.coarsest,
-            "iterations": self.iterations,
-            "weight_decay": self.weight_decay,
-            "min_weight_scale": self.min_weight_scale,
-            "cg_iterations": self.cg_iterations,
-            "kernel_threshold": self.kernel_threshold,
-            "min_component": self.min_component,
             "threads": self.threads,
         }
 
@@ -204,67 +289,11 @@ class ClassicBlind:
                 k[..., ks // 2, ks // 2 : ks // 2 + 2] = 0.5
             else:
                 k = rescale_kernel(k, 1 / self.scale_ratio, ks)
-            k, scale = self._alternate(
+            k, scale = self.level.alternate(
                 ys, k, scale, progress, history, f"{stage}scale {level + 1}/{len(sizes)}"
             )
             k = center(k)
         return k
-
-    def _alternate(
-        self,
-        y: torch.Tensor,
-        k: torch.Tensor,
-        scale: float,
-        progress: Progress | None,
-        history: dict[str, list[float]] | None,
-        label: str,
-    ) -> tuple[torch.Tensor, float]:
-        """``iterations`` latent and kernel steps on ``y`` (1, 1, H, W) from ``k``, starting at the weight
-        scale ``scale``; returns the kernel and the scale for the next steps. Not differentiable (the
-        pruning works on arrays), so the inputs are taken without their autograd history."""
-        y, k = y.detach(), k.detach()
-        gamma = float(self.kernel_prior.weight)
-        size = tuple(k.shape[-2:])
-        obs_grads = interior_gradient(y)
-        u = None
-        for it in range(self.iterations):
-            x, u = l0_latent(y, k, self.image_prior, scale, u=u)
-            ls = KernelLeastSquares(interior_gradient(x), obs_grads, size, gamma)
-            k_new = prune_kernel(ls.solve(k, self.cg_iterations), self.kernel_threshold, self.min_component)
-            if bool(k_new.sum() > 0):
-                k = k_new
-            residual = ls.residual(k) / ls.masks.sum().item()
-            if history is not None:
-                history.setdefault("kernel_residual", []).append(residual)
-                history.setdefault("weight_scale", []).append(scale)
-            if progress is not None:
-                progress(
-                    label, it + 1, self.iterations, residual=residual, weight=self.image_prior.weight * scale
-                )
-            scale = max(scale / self.weight_decay, self.min_weight_scale)
-        return k, scale
-
-    def refine(
-        self,
-        y: torch.Tensor,
-        k: torch.Tensor,
-        progress: Progress | None = None,
-        history: dict[str, list[float]] | None = None,
-    ) -> torch.Tensor:
-        """Kernel ``k`` (1, 1, h, w) of the gray ``y`` (1, 1, H, W) refined by the finest level alone.
-
-        ``iterations`` alternations at the floor weight scale ``min_weight_scale``, started from ``k``
-        instead of the coarser level: a kernel found by another method (or on a window of ``y``) is
-        fitted to the whole observation. Pruned as every estimate here, and centred.
-        """
-        if not isinstance(y, torch.Tensor) or y.ndim != 4 or y.shape[:2] != (1, 1):
-            raise InputError(f"image must be a (1, 1, H, W) tensor, got {tuple(getattr(y, 'shape', ()))}")
-        if not isinstance(k, torch.Tensor) or k.ndim != 4 or k.shape[:2] != (1, 1):
-            raise InputError(f"kernel must be a (1, 1, h, w) tensor, got {tuple(getattr(k, 'shape', ()))}")
-        if 2 * max(k.shape[-2:]) > min(y.shape[-2:]):
-            raise InputError(f"kernel {tuple(k.shape[-2:])} is too large for a {tuple(y.shape[-2:])} image")
-        k, _ = self._alternate(y, k.to(y), self.min_weight_scale, progress, history, "refine")
-        return center(k)
 
     def __call__(self, y: torch.Tensor, ctx: RunContext) -> Result:
         """Estimate one kernel per batch item (on the luminance), then deconvolve every channel."""
@@ -274,10 +303,8 @@ class ClassicBlind:
         if not y.is_floating_point() or not bool(torch.isfinite(y).all()):
             raise InputError("image must be a floating-point tensor with finite values")
         B, _, H, W = y.shape
-        size = ctx.kernel_size if ctx.kernel_size is not None else self.kernel_size
-        size = auto_kernel_size((H, W)) if size is None else self._check_size(size)
-        if 2 * size > min(H, W):
-            raise InputError(f"kernel size {size} is too large for a {H}x{W} image (at most half its side)")
+        requested = ctx.kernel_size if ctx.kernel_size is not None else self.kernel_size
+        size = kernel_size((H, W), None if requested is None else self._check_size(requested))
         history: dict[str, list[float]] = {}
         with torch_threads(self.threads if y.device.type == "cpu" else None):
             start = time.perf_counter()

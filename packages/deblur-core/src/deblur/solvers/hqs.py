@@ -39,15 +39,17 @@ import torch
 
 from deblur.checks import count, positive
 from deblur.errors import InputError
+from deblur.operators.base import LinearOperator, OperatorBuilder, build_operator
 from deblur.operators.fft import psf2otf
 from deblur.priors.base import GradientPrior
 from deblur.priors.image import HyperLaplacian, gradient, gradient_adjoint
 from deblur.solvers._common import (
-    BOUNDARIES,
     check_inputs,
     embed,
+    forward_builder,
     gradient_spectrum,
     latent_window,
+    uniform_kernel,
 )
 
 __all__ = ["HQSDeconvolver", "hqs_deconvolve"]
@@ -129,7 +131,12 @@ def hqs_deconvolve(
 class HQSDeconvolver:
     """:func:`hqs_deconvolve` with fixed settings, callable as ``(y, k) -> x``.
 
-    ``HQSDeconvolver(prior=TotalVariation(2e-4), boundary="valid")(y, k)``.
+    ``HQSDeconvolver(prior=TotalVariation(2e-4), boundary="valid")(y, k)``. The blur model comes from
+    ``forward``, a builder ``kernel -> operator`` (default :class:`~deblur.operators.UniformBlur`; the
+    pipeline's ``forward`` slot): ``k`` is built into an operator, which must be uniform (HQS inverts
+    its ``kernel`` by FFT), and the operator's ``boundary`` is the model solved. ``boundary`` set here is
+    bound into the builder (one that binds another boundary is refused), so ``boundary=None`` means the
+    operator's own, ``"valid"`` by default; a built uniform operator may be passed in place of ``k``.
     """
 
     def __init__(
@@ -137,23 +144,22 @@ class HQSDeconvolver:
         prior: GradientPrior | None = None,
         *,
         weight: float = DEFAULT_WEIGHT,
-        boundary: str = "valid",
+        boundary: str | None = None,
         iterations: int = 3,
         beta_init: float = 1e-3,
         beta_rate: float = 2.0,
         beta_max: float = 1.0,
         mu_ratio: float = 10.0,
+        forward: OperatorBuilder | None = None,
     ) -> None:
         if prior is None:
             prior = HyperLaplacian(positive("weight", weight, allow_zero=True), alpha=0.8)
         elif not isinstance(prior, GradientPrior):
             raise InputError(f"HQS needs a gradient prior with shrink(v, beta), got {prior!r}")
-        if boundary not in BOUNDARIES:
-            raise InputError(f"unknown boundary {boundary!r}; expected one of {', '.join(BOUNDARIES)}")
+        self.forward = forward_builder(forward, boundary)
         _continuation_steps(iterations, beta_init, beta_rate, beta_max, mu_ratio)
         self.prior = prior
         self.params = {
-            "boundary": boundary,
             "iterations": iterations,
             "beta_init": beta_init,
             "beta_rate": beta_rate,
@@ -161,9 +167,12 @@ class HQSDeconvolver:
             "mu_ratio": mu_ratio,
         }
 
-    def __call__(self, y: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-        return hqs_deconvolve(y, k, prior=self.prior, **self.params)
+    def __call__(self, y: torch.Tensor, k: torch.Tensor | LinearOperator) -> torch.Tensor:
+        op = build_operator(self.forward, k)
+        return hqs_deconvolve(
+            y, uniform_kernel(op, "hqs"), prior=self.prior, boundary=op.boundary, **self.params
+        )
 
     def __repr__(self) -> str:
         args = [f"prior={self.prior!r}"] + [f"{key}={value!r}" for key, value in self.params.items()]
-        return f"HQSDeconvolver({', '.join(args)})"
+        return f"HQSDeconvolver({', '.join(args)}, forward={self.forward!r})"

@@ -1,6 +1,8 @@
 r"""Richardson–Lucy deconvolution with the valid model and optional total-variation regularisation.
 
-The multiplicative EM iteration for Poisson data ``y ~ P(A x)``, ``A`` the blur with its boundary model,
+The multiplicative EM iteration for Poisson data ``y ~ P(A x)``, ``A`` any linear blur with non-negative
+entries and its boundary model (a uniform kernel, a kernel field, a basis: a
+:class:`~deblur.operators.base.LinearOperator`),
 
 .. math:: x \leftarrow \frac{x}{A^T 1 - \lambda \,\mathrm{div}(\nabla x / |\nabla x|_\epsilon)}
           \odot A^T \frac{y}{A x}
@@ -27,8 +29,15 @@ import torch.nn.functional as F
 
 from deblur.checks import positive
 from deblur.errors import InputError
-from deblur.operators.uniform import UniformBlur
-from deblur.solvers._common import check_inputs, embed, latent_window
+from deblur.operators.base import LinearOperator, OperatorBuilder, build_operator
+from deblur.solvers._common import (
+    cast_operand,
+    check_observation,
+    embed,
+    forward_builder,
+    operand_tensors,
+    operator_for,
+)
 
 __all__ = ["RichardsonLucy", "richardson_lucy"]
 
@@ -44,63 +53,82 @@ def _tv_curvature(x: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
     return nx - F.pad(nx[..., :, :-1], (1, 0)) + ny - F.pad(ny[..., :-1, :], (0, 0, 1, 0))
 
 
+def _check_nonnegative(tensors: list[torch.Tensor]) -> None:
+    if any(bool((t < 0).any()) for t in tensors):
+        raise InputError("Richardson-Lucy needs a non-negative kernel")
+
+
 def richardson_lucy(
     y: torch.Tensor,
-    k: torch.Tensor,
+    k: torch.Tensor | LinearOperator,
     *,
     iterations: int = 100,
     tv_weight: float = 0.0,
-    boundary: str = "valid",
+    boundary: str | None = None,
 ) -> torch.Tensor:
-    """Deconvolve ``y`` (B, C, H, W) with the non-negative kernel ``k`` (B|1, 1, h, w); returns (B, C, H, W).
+    """Deconvolve ``y`` (B, C, H, W) by the blur ``A``; returns the window aligned with y, (B, C, H, W).
 
     Args:
+        k: a non-negative kernel (B|1, 1, h, w), blurred as ``UniformBlur(k, boundary)``, or any
+            :class:`~deblur.operators.base.LinearOperator` with non-negative entries (a kernel field,
+            a basis), which brings its own boundary. The latent lives on ``A.latent_shape(y)``; the
+            window at ``A.window_offset(y)`` is returned.
         iterations: number of multiplicative updates.
         tv_weight: ``lambda`` of the TV term (0 for plain RL; keep it small, about 1e-3..1e-2).
-        boundary: "valid" (latent larger than y), "same" (reflect padding) or "circular".
+        boundary: for a kernel: "valid" (latent larger than y; the default), "same" (reflect padding)
+            or "circular"; for an operator: None or its own boundary.
     """
-    k = check_inputs(y, k, boundary)
-    if bool((k < 0).any()):
-        raise InputError("Richardson-Lucy needs a non-negative kernel")
+    op = operator_for(y, k, boundary)
+    _check_nonnegative(operand_tensors(getattr(op, "kernel", None)))
     if int(iterations) < 1:
         raise InputError(f"iterations must be >= 1, got {iterations}")
     tv_weight = positive("tv_weight", tv_weight, allow_zero=True)
     H, W = y.shape[-2:]
-    h, w = k.shape[-2:]
-    blur = UniformBlur(k, boundary=boundary)
-    if boundary == "valid":
-        top, left, _, _ = latent_window((H, W), (h, w), boundary)
-        x = embed(y, top, left, (H + h - 1, W + w - 1), "replicate").clamp_min(0)
-    else:
-        top = left = 0
-        x = y.clamp_min(0)
+    top, left = op.window_offset((H, W))
+    x = embed(y, top, left, op.latent_shape((H, W)), "replicate").clamp_min(0)
     data = y.clamp_min(0)
-    seen = blur.adjoint(torch.ones_like(y))
+    seen = op.adjoint(torch.ones_like(y))
     for _ in range(int(iterations)):
         den = seen - tv_weight * _tv_curvature(x) if tv_weight else seen
-        ratio = data / blur(x).clamp_min(_EPS)
-        update = blur.adjoint(ratio) / den.clamp_min(_EPS)
+        ratio = data / op.forward(x).clamp_min(_EPS)
+        update = op.adjoint(ratio) / den.clamp_min(_EPS)
         x = torch.where(den > _EPS, x * update, x)
     return x[..., top : top + H, left : left + W]
 
 
 class RichardsonLucy:
-    """:func:`richardson_lucy` with fixed settings, callable as ``(y, k) -> x``."""
+    """:func:`richardson_lucy` with fixed settings, callable as ``(y, k) -> x``.
 
-    def __init__(self, iterations: int = 100, tv_weight: float = 0.0, boundary: str = "valid") -> None:
+    ``k`` (a kernel, a kernel field, a pair ``(kernels, weights)``, or a built operator) is cast to y's
+    device and dtype and built into the operator by ``forward`` (default
+    :class:`~deblur.operators.UniformBlur`; the pipeline's ``forward`` slot, e.g.
+    ``partial(KernelFieldBlur, order="mask-then-filter")``). ``boundary`` set here is bound into the
+    builder; ``None`` leaves the operator's own ("valid" for core's operators).
+    """
+
+    def __init__(
+        self,
+        iterations: int = 100,
+        tv_weight: float = 0.0,
+        boundary: str | None = None,
+        forward: OperatorBuilder | None = None,
+    ) -> None:
         if int(iterations) < 1:
             raise InputError(f"iterations must be >= 1, got {iterations}")
         self.iterations = int(iterations)
         self.tv_weight = positive("tv_weight", tv_weight, allow_zero=True)
-        self.boundary = boundary
+        self.forward = forward_builder(forward, boundary)
 
-    def __call__(self, y: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-        return richardson_lucy(
-            y, k, iterations=self.iterations, tv_weight=self.tv_weight, boundary=self.boundary
-        )
+    def __call__(
+        self, y: torch.Tensor, k: torch.Tensor | LinearOperator | tuple[torch.Tensor, ...]
+    ) -> torch.Tensor:
+        check_observation(y)
+        _check_nonnegative(operand_tensors(k))
+        op = build_operator(self.forward, cast_operand(k, y))
+        return richardson_lucy(y, op, iterations=self.iterations, tv_weight=self.tv_weight)
 
     def __repr__(self) -> str:
         return (
             f"RichardsonLucy(iterations={self.iterations}, tv_weight={self.tv_weight:g}, "
-            f"boundary={self.boundary!r})"
+            f"forward={self.forward!r})"
         )

@@ -23,8 +23,16 @@ import torch
 
 from deblur.checks import positive
 from deblur.errors import InputError
+from deblur.operators.base import LinearOperator, OperatorBuilder, build_operator
 from deblur.operators.fft import fast_len, psf2otf
-from deblur.solvers._common import check_inputs, circular_blur, embed, gradient_spectrum
+from deblur.solvers._common import (
+    check_inputs,
+    circular_blur,
+    embed,
+    forward_builder,
+    gradient_spectrum,
+    uniform_kernel,
+)
 
 __all__ = ["WienerDeconvolver", "edgetaper", "wiener_deconvolve"]
 
@@ -96,27 +104,39 @@ def wiener_deconvolve(
 
 
 class WienerDeconvolver:
-    """:func:`wiener_deconvolve` with fixed settings, callable as ``(y, k) -> x``."""
+    """:func:`wiener_deconvolve` with fixed settings, callable as ``(y, k) -> x``.
+
+    Like :class:`~deblur.solvers.hqs.HQSDeconvolver`, ``k`` is built into an operator by ``forward``
+    (default :class:`~deblur.operators.UniformBlur`), which must be uniform; its ``boundary`` (or the one
+    set here, bound into the builder) selects padding + edge taper ("valid", "same") or "circular".
+    """
 
     def __init__(
         self,
         balance: float = 5e-3,
         regularizer: str = "gradient",
-        boundary: str = "valid",
+        boundary: str | None = None,
         pad: int | None = None,
+        forward: OperatorBuilder | None = None,
     ) -> None:
         self.balance = positive("balance", balance, allow_zero=True)
         self.regularizer = _check_regularizer(regularizer)
-        self.boundary = boundary
+        self.forward = forward_builder(forward, boundary)
         self.pad = pad
 
-    def __call__(self, y: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    def __call__(self, y: torch.Tensor, k: torch.Tensor | LinearOperator) -> torch.Tensor:
+        op = build_operator(self.forward, k)
         return wiener_deconvolve(
-            y, k, balance=self.balance, regularizer=self.regularizer, boundary=self.boundary, pad=self.pad
+            y,
+            uniform_kernel(op, "wiener"),
+            balance=self.balance,
+            regularizer=self.regularizer,
+            boundary=op.boundary,
+            pad=self.pad,
         )
 
     def __repr__(self) -> str:
         return (
             f"WienerDeconvolver(balance={self.balance:g}, regularizer={self.regularizer!r}, "
-            f"boundary={self.boundary!r}, pad={self.pad})"
+            f"pad={self.pad}, forward={self.forward!r})"
         )

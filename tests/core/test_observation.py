@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from deblur.regions import estimation_window, textured_window
+from deblur.observation import estimation_window, textured_window
 
 
 def test_window_is_the_textured_part() -> None:

@@ -1,4 +1,10 @@
-r"""Choosing a well-textured window of the observation to estimate the kernel on.
+r"""What every blind method reads from its observation first: luminance, kernel size, estimation window.
+
+- :func:`luminance`: colour images have their kernel estimated on the Rec. 709 luminance.
+- :func:`kernel_size`: the kernel support, from what the run or the method asks for, else the default
+  rule ``min(H, W) // 10`` made odd, within [7, 35] (:func:`default_kernel_size`); at most half the
+  smaller side.
+- :func:`estimation_window`: a well-textured window of the observation to estimate the kernel on.
 
 The cost of DIP-based blind methods grows with the image, and the kernel is shared by every pixel, so
 it can be estimated on a window (the "region selection" DIP-MC suggests as a speed-up, after Hu & Yang,
@@ -16,7 +22,49 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["estimation_window", "textured_window"]
+from deblur.checks import odd_size
+from deblur.errors import InputError
+
+__all__ = [
+    "LUMA",
+    "default_kernel_size",
+    "estimation_window",
+    "kernel_size",
+    "luminance",
+    "textured_window",
+]
+
+LUMA = (0.2125, 0.7154, 0.0721)
+"""Rec. 709 luma weights."""
+
+
+def luminance(y: torch.Tensor) -> torch.Tensor:
+    """``(B, 1, H, W)`` luminance of a gray or RGB ``(B, C, H, W)`` image (Rec. 709 weights)."""
+    if y.shape[1] == 1:
+        return y
+    w = torch.tensor(LUMA, dtype=y.dtype, device=y.device).view(1, 3, 1, 1)
+    return (y * w).sum(1, keepdim=True)
+
+
+def default_kernel_size(shape: tuple[int, int]) -> int:
+    """Default kernel support for an ``(H, W)`` observation: ``min(H, W) // 10`` made odd, within [7, 35]."""
+    side = min(shape) // 10
+    return min(35, max(7, side if side % 2 else side + 1))
+
+
+def kernel_size(shape: tuple[int, int], *requested: int | None) -> int:
+    """The kernel support for an ``(H, W)`` observation: the first of ``requested`` that is not ``None``
+    (e.g. the run's ``--kernel-size``, then the method's parameter), else :func:`default_kernel_size`.
+
+    Raises:
+        InputError: an even or non-positive size, or one larger than half the smaller side.
+    """
+    size = next((s for s in requested if s is not None), None)
+    size = default_kernel_size(shape) if size is None else odd_size(size)
+    H, W = shape
+    if 2 * size > min(H, W):
+        raise InputError(f"kernel size {size} is too large for a {H}x{W} image (at most half its side)")
+    return size
 
 
 def _box(x: torch.Tensor, h: int, w: int) -> torch.Tensor:

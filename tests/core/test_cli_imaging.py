@@ -184,3 +184,15 @@ def test_bench_resume_keeps_finished_images(tmp_path: Path) -> None:
     assert [r["image"] for r in rows] == ["synthetic000", "synthetic001"] and rows[0] == first[0]
     alone = invoke("bench", "true-kernel:wiener", "--dataset", "synthetic:1", "--resume")
     assert alone.exit_code == 2 and "needs its output folder (--out)" in alone.output
+
+
+def test_bench_takes_components_for_all_methods_or_one(tmp_path: Path) -> None:
+    result = invoke(
+        "bench", "classic", "--dataset", "synthetic:1", "--kernel-size", "9",
+        "--use", "classic:nonblind=wiener", "--set", "solver.iterations=1", "--out", tmp_path, "-q",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    settings = json.loads((tmp_path / "report.json").read_text())["settings"]
+    assert settings["components"] == {"classic": {"nonblind": "wiener"}}
+    refused = invoke("bench", "classic", "--dataset", "synthetic:1", "--use", "dipmc:refiner=none")
+    assert refused.exit_code == 2 and "--use 'dipmc:refiner=none': 'dipmc' is not one of" in refused.output

@@ -22,6 +22,15 @@ PAN = "Pan, Hu, Su & Yang, Deblurring text images via L0-regularized intensity a
 XU = "Xu, Zheng & Jia, Unnatural L0 sparse representation for natural image deblurring, CVPR 2013"
 
 GRADIENT_PRIOR = {"image", "penalty", "gradient-shrink"}
+#: What both spatially varying operators offer (a kernel field, or kernels mixed by weight maps).
+SPATIALLY_VARYING = {
+    "linear",
+    "adjoint",
+    "spatially-varying",
+    "boundary-valid",
+    "boundary-same",
+    "differentiable-kernel",
+}
 #: The priors of one level of the classic alternation (``classic`` and ``classic-refine``).
 CLASSIC_PRIORS = {
     "image_prior": Requirement(
@@ -67,27 +76,13 @@ def deblur_operators() -> Iterator[OperatorRecord]:
         name="kernel-field",
         summary="Spatially varying blur with one kernel per pixel",
         factory="deblur.operators.spatially_varying:KernelFieldBlur",
-        provides={
-            "linear",
-            "adjoint",
-            "spatially-varying",
-            "boundary-valid",
-            "boundary-same",
-            "differentiable-kernel",
-        },
+        provides=SPATIALLY_VARYING,
     )
     yield OperatorRecord(
         name="kernel-basis",
         summary="Spatially varying blur as K kernels mixed by K weight maps",
         factory="deblur.operators.spatially_varying:BasisBlur",
-        provides={
-            "linear",
-            "adjoint",
-            "spatially-varying",
-            "boundary-valid",
-            "boundary-same",
-            "differentiable-kernel",
-        },
+        provides=SPATIALLY_VARYING,
     )
 
 

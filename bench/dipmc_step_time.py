@@ -5,8 +5,8 @@
 Each preset runs twice through :func:`deblur.pipeline.run` with ``solver.steps`` set to two counts; the
 difference of the wall times over the difference of the counts is the cost of one step (set-up, the
 Monte-Carlo draws and the non-blind step cancel out). A preset's time per image is that cost times its
-steps plus the rest. Writes JSON (default ``bench/out/dipmc-step-time.json``) for
-``bench/benchmarks_doc.py``.
+steps plus the rest. Writes JSON (default ``bench/out/dipmc-step-time.json``; docs/benchmarks.md reads
+``bench/results/dipmc-step-time.json``).
 """
 
 from __future__ import annotations

@@ -7,10 +7,11 @@ as the BID process parameterises it: GAN inversion in ``z`` (L1, from zero), the
 map ``w = g_1(z)`` (Eq. 6's variable) for the same L1 distance. The projected kernel then goes through
 the same non-blind step as ``gankernel`` (core's ``hqs``). The PSNR of that image is what a perfect
 BID process in ``w`` could reach with this generator; the true kernel through ``hqs`` is shown beside
-it. Scores follow ``deblur bench`` (Levin's protocol). Printed as markdown, written to
-``gankernel-ceiling.json``; ``--weights STEM`` measures a candidate generator (e.g. one trained with
-``deblur train gankernel-generator --out STEM``) before it replaces the shipped one, written to
-``ceiling-<name>.json``.
+it. Scores follow ``deblur bench`` (Levin's protocol). Printed as markdown and written as JSON to
+``--json`` (default ``OUT/gankernel-ceiling.json``; docs/benchmarks.md reads
+``bench/results/gankernel-ceiling.json``); ``--weights STEM`` measures a candidate generator (e.g. one
+trained with ``deblur train gankernel-generator --out STEM``) before it replaces the shipped one,
+written to ``OUT/ceiling-<name>.json``.
 
 ``--bid IMAGE,...`` also runs ``gankernel``'s CPU preset on those images started at the projection of
 their true kernel instead of the initializer's code, at each ``--lr-kernel``: whether the BID process
@@ -37,6 +38,7 @@ from deblur.pipeline import deconvolve
 from deblur.result import Result
 from deblur.solvers.hqs import HQSDeconvolver
 from deblur.solvers.kernel_then_image import KernelThenImage
+from deblur_gankernel.benchmarks import ceiling_table
 from deblur_gankernel.generator import KernelGenerator
 from deblur_gankernel.inversion import invert, l1_distance
 from deblur_gankernel.representation import GanLatentKernel
@@ -74,33 +76,6 @@ def bid_from(loaded: LoadedGenerator, w: torch.Tensor, item: BenchItem, lr_kerne
     return {"psnr": s.psnr, "mnc": s.mnc}
 
 
-def table(report: dict) -> str:
-    """Markdown table of a ``gankernel-ceiling.json`` report: per Levin kernel, then all images."""
-    images, mean = report["images"], report["mean_psnr"]
-    lines = [
-        "| kernel | MNC of the projection | PSNR, projected kernel + hqs | PSNR, true kernel + hqs |",
-        "|---|---:|---:|---:|",
-    ]
-    for name, mnc in report["kernels"].items():
-        rows = [p for image, p in images.items() if image.endswith(name)]
-        projected = sum(p["projected"] for p in rows) / len(rows)
-        true = sum(p["true"] for p in rows) / len(rows)
-        lines.append(f"| {name} | {mnc:.3f} | {projected:.2f} | {true:.2f} |")
-    lines.append(f"| all {len(images)} images | | {mean['projected']:.2f} | {mean['true']:.2f} |")
-    if report.get("bid"):
-        rates = sorted({rate for runs in report["bid"].values() for rate in runs}, key=float)
-        lines += [
-            "",
-            "| image | start MNC | " + " | ".join(f"BID at lr {r}: PSNR / MNC" for r in rates) + " |",
-        ]
-        lines.append("|---|---:|" + "---:|" * len(rates))
-        for image, runs in report["bid"].items():
-            start = report["kernels"][image.split("_")[1]]
-            cells = [f"{runs[r]['psnr']:.2f} / {runs[r]['mnc']:.3f}" for r in rates]
-            lines.append(f"| {image} | {start:.3f} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--levin", required=True, help="the Levin benchmark folder")
@@ -109,7 +84,8 @@ def main() -> None:
         "--weights", type=Path, help="a generator's weight stem to measure instead of the shipped one"
     )
     parser.add_argument("--steps", type=int, default=500, help="Adam steps of each inversion stage")
-    parser.add_argument("--out", type=Path, default=Path("docs/images"))
+    parser.add_argument("--out", type=Path, default=Path("docs/images"), help="folder of the JSON")
+    parser.add_argument("--json", type=Path, help="the JSON file to write (default: in --out)")
     parser.add_argument("--bid", default="", metavar="IMAGE,...", help="run the BID from the projection")
     parser.add_argument(
         "--lr-kernel", default="5e-3,5e-4", metavar="LR,...", help="kernel learning rates of --bid"
@@ -159,10 +135,10 @@ def main() -> None:
         "mean_psnr": mean,
         "bid": bid,
     }
-    print(table(report))
-    args.out.mkdir(parents=True, exist_ok=True)
+    print(ceiling_table(report))
     name = "gankernel-ceiling" if args.weights is None else f"ceiling-{args.weights.name}"
-    path = args.out / f"{name}.json"
+    path = args.json or args.out / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {path}")
 

@@ -1,6 +1,6 @@
 """Figures of deblur-gankernel's shipped weights: the paper's Fig. 4 and Table 4 in spirit.
 
-    python bench/gankernel_figures.py --out docs/images
+    python bench/gankernel_figures.py --out docs/images [--json FILE]
 
 (a) ``gankernel-kernels-{size}.png``: synthesised camera-shake kernels (top row) next to kernels drawn
 from the shipped generator (bottom row), as Fig. 4 of Zhang et al. (ECCV 2024).
@@ -9,8 +9,8 @@ no training run used): mean MNC (:func:`deblur.metrics.kernel_mnc`) between the 
 initializer alone, :math:`G(E(y))`, the "average" start :math:`G(z_{avg})` (GAN inversion of the
 uniform kernel) and a random start :math:`G(z)`, :math:`z \\sim N(0, I)` (Table 4's three
 initialisations, measured on the kernels before any optimisation), plus the GAN inversion of the true
-kernel (how close the manifold gets at best). Printed as a markdown table and written to
-``gankernel-init.json``.
+kernel (how close the manifold gets at best). Printed and written as JSON to ``--json`` (default
+``OUT/gankernel-init.json``; docs/benchmarks.md reads ``bench/results/gankernel-init.json``).
 """
 
 from __future__ import annotations
@@ -85,6 +85,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", help="kernel sizes (default: all shipped)")
     parser.add_argument("--images", type=int, default=50, help="held-out blurred crops per size")
     parser.add_argument("--columns", type=int, default=8, help="kernels per row of the grid")
+    parser.add_argument("--json", type=Path, help="the initializer table's JSON (default: in --out)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -93,17 +94,7 @@ def main() -> None:
     for size in sizes:
         print(f"wrote {kernel_grid(size, args.columns, args.out)}")
         rows[size] = initialisations(size, args.images)
-    header = (
-        "| kernel size | G(E(y)) (initializer) | G(z_avg) (average) | G(z), z ~ N(0, I) "
-        "| inversion of true k |"
-    )
-    lines = [header, "|---|---|---|---|---|"]
-    for size, r in rows.items():
-        lines.append(
-            f"| {size} | {r['encoder']:.3f} | {r['average']:.3f} | {r['random']:.3f} | {r['inversion']:.3f} |"
-        )
-    print(f"\nMean kernel MNC on {args.images} held-out blurred crops per size (seed {SEED})\n")
-    print("\n".join(lines))
+    print(json.dumps(rows, indent=1))
     report = {
         "metric": "mean kernel_mnc to the true kernel",
         "seed": SEED,
@@ -111,7 +102,8 @@ def main() -> None:
         "torch": torch.__version__,
         "sizes": {str(size): r for size, r in rows.items()},
     }
-    path = args.out / "gankernel-init.json"
+    path = args.json or args.out / "gankernel-init.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nwrote {path}")
 

@@ -9,7 +9,10 @@ machine load); the table gives medians over the repetitions after a warm-up.
 regions steal the cores they wait for and make torch 3-4x slower with 2 threads on a busy 2-core machine.
 Set it in your own environment the same way when the CPU is shared.
 
-    PYTHONPATH=packages/deblur-core/src python bench/operator_speed.py [--threads 2] [--repeats 9]
+    python bench/operator_speed.py [--threads 2] [--repeats 9] [--out FILE]
+
+Prints the rows as JSON, and writes them to ``FILE`` (the ``operator-speed`` section of
+docs/benchmarks.md reads ``bench/results/operator-speed.json``).
 
 ``--crossover`` instead times the direct and FFT paths on small kernels and images (best of the
 repetitions), the measurement behind ``deblur.operators.uniform.FFT_MIN_SIZE``.
@@ -22,10 +25,12 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch starts its OpenMP runtime
 
 import argparse
+import json
 import platform
 import statistics
 import time
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import scipy
@@ -68,6 +73,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--kernels", type=int, nargs="+", default=[15, 31, 75])
     parser.add_argument("--crossover", action="store_true", help="time direct vs FFT on small kernels")
+    parser.add_argument("--out", type=Path, help="write the rows as JSON")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.crossover:
@@ -75,14 +81,13 @@ def main() -> None:
         return
     rng = np.random.default_rng(0)
     n = args.size
-    print(
+    setup = (
         f"torch {torch.__version__} ({args.threads} threads), scipy {scipy.__version__}, "
         f"{platform.machine()} {torch.backends.cpu.get_cpu_capability()}; {n}x{n} gray float32, "
         f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}; median of {args.repeats}; "
-        f"method auto = FFT from {FFT_MIN_SIZE} px\n"
+        f"method auto = FFT from {FFT_MIN_SIZE} px"
     )
-    print("| kernel | boundary | deblur method | deblur (ms) | scipy fftconvolve (ms) | scipy / deblur |")
-    print("|---:|---|---|---:|---:|---:|")
+    rows = []
     for size in args.kernels:
         k = rng.random((size, size), dtype=np.float32)
         k /= k.sum()
@@ -95,13 +100,18 @@ def main() -> None:
             ours = partial(convolve, xt, kt, boundary=boundary)
             ref(), ours()
             pairs = [(_seconds(ref), _seconds(ours)) for _ in range(args.repeats)]
-            t_ref = statistics.median(p[0] for p in pairs)
-            t_ours = statistics.median(p[1] for p in pairs)
-            method = "fft" if size >= FFT_MIN_SIZE else "direct"
-            print(
-                f"| {size} | {boundary} | {method} | {1e3 * t_ours:.1f} | {1e3 * t_ref:.1f} "
-                f"| {t_ref / t_ours:.2f} |"
+            rows.append(
+                {
+                    "kernel": size,
+                    "boundary": boundary,
+                    "method": "fft" if size >= FFT_MIN_SIZE else "direct",
+                    "deblur_ms": 1e3 * statistics.median(p[1] for p in pairs),
+                    "scipy_ms": 1e3 * statistics.median(p[0] for p in pairs),
+                }
             )
+            print(json.dumps(rows[-1]), flush=True)
+    if args.out is not None:
+        args.out.write_text(json.dumps({"size": n, "setup": setup, "rows": rows}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -119,6 +119,7 @@ def test_bad_dataset_options() -> None:
 def test_parse_method() -> None:
     assert parse_method("classic") == ("blind", "classic")
     assert parse_method("true-kernel:hqs") == ("true-kernel", "hqs")
+    assert parse_method("input") == ("input", "input")
     for bad in ("", "true-kernel:", "other:hqs"):
         with pytest.raises(InputError):
             parse_method(bad)
@@ -145,20 +146,25 @@ def test_run_bench_report_and_outputs(tmp_path: Path) -> None:
         out_dir=tmp_path,
         progress=lambda stage, i, n, **m: calls.append((stage, i, n)),
     )
-    assert calls[-1] == ("bench", 4, 4)
+    assert calls[-1] == ("bench", 6, 6)  # the input row is scored too
     summary = report.summary()
+    assert report.methods == ["input", "oracle", "blurry"]
+    assert [s.psnr for s in report.scores if s.method == "input"] == [
+        s.psnr for s in report.scores if s.method == "blurry"
+    ], "the input row scores the observation as it is"
     assert summary["oracle"]["images"] == 2 and summary["oracle"]["mnc"] == pytest.approx(1.0)
     assert summary["blurry"]["error_ratio_le2"] == 0.5  # 'one' is within the huge reference, 'two' is not
-    assert summary["blurry"]["psnr"] == pytest.approx(sum(s.psnr for s in report.scores[1::2]) / 2)
+    assert summary["blurry"]["psnr"] == pytest.approx(sum(s.psnr for s in report.scores[2::3]) / 2)
     md = (tmp_path / "report.md").read_text()
     assert md == report.to_markdown()
+    assert md.index("| input | 2 |") < md.index("| oracle | 2 |")
     assert "| blurry | 2 |" in md and "| one |" in md and "| two |" in md and "Machine:" in md
     data = json.loads((tmp_path / "report.json").read_text())
-    assert data["methods"] == ["oracle", "blurry"] and len(data["images"]) == 4
-    assert data["images"][0]["psnr"] is None  # infinite PSNR of the exact oracle
+    assert data["methods"] == ["input", "oracle", "blurry"] and len(data["images"]) == 6
+    assert data["images"][1]["psnr"] is None  # infinite PSNR of the exact oracle
     assert data["machine"]["cpu_count"] >= 1
     again = BenchReport.from_json((tmp_path / "report.json").read_text())
-    assert again.to_markdown() == report.to_markdown() and again.scores[0].psnr == math.inf
+    assert again.to_markdown() == report.to_markdown() and again.scores[1].psnr == math.inf
     pictures = sorted(p.name for p in (tmp_path / "montages").iterdir())
     assert pictures == ["one.png", "two.png"]
     picture, _ = read_image(tmp_path / "montages" / "one.png")
@@ -185,9 +191,9 @@ def test_run_bench_resumes_an_interrupted_run(tmp_path: Path) -> None:
     ran.clear()
     report = run_bench(methods, items, run=recording(ran), dataset="unit", out_dir=tmp_path, resume=True)
     assert ran == [("oracle", "two"), ("blurry", "two"), ("oracle", "three"), ("blurry", "three")]
-    assert [(s.image, s.method) for s in report.scores][:2] == [("one", "oracle"), ("one", "blurry")]
-    assert [s.seconds for s in report.scores[:2]] == [row["seconds"] for row in first], "kept as measured"
-    assert len(json.loads((tmp_path / "report.json").read_text())["images"]) == 6
+    assert [(s.image, s.method) for s in report.scores][:2] == [("one", "input"), ("one", "oracle")]
+    assert [s.seconds for s in report.scores[:3]] == [row["seconds"] for row in first], "kept as measured"
+    assert len(json.loads((tmp_path / "report.json").read_text())["images"]) == 9
 
 
 def test_resuming_needs_the_same_run(tmp_path: Path) -> None:
@@ -195,7 +201,7 @@ def test_resuming_needs_the_same_run(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="needs its output folder"):
         run_bench(["oracle"], items, run=fake_run, resume=True)
     run_bench(["oracle"], items, run=fake_run, dataset="unit", out_dir=tmp_path)
-    with pytest.raises(InputError, match="holds a run of oracle on unit"):
+    with pytest.raises(InputError, match="holds a run of input, oracle on unit"):
         run_bench(["oracle", "blurry"], items, run=fake_run, dataset="unit", out_dir=tmp_path, resume=True)
     with pytest.raises(InputError, match="resume the same command"):
         run_bench(

@@ -66,6 +66,10 @@ def test_eval_scores_and_crops_a_valid_latent(sharp_png: Path, tmp_path: Path) -
         ).output
     )
     assert with_kernel["kernel_mnc"] == pytest.approx(1.0, abs=1e-5)
+    text = invoke("eval", out, sharp_png, "--crop", "8").output.splitlines()
+    assert text[0].startswith("aligned: the estimate shifted by the best of +-5 px")
+    keys = [line.split()[0] for line in text[1:]]
+    assert keys[:2] == ["aligned_psnr", "aligned_ssim"] and keys.index("psnr") > keys.index("aligned_shift")
 
 
 @pytest.mark.parametrize(
@@ -181,7 +185,7 @@ def test_bench_resume_keeps_finished_images(tmp_path: Path) -> None:
     result = invoke(*args, "--resume")
     assert result.exit_code == 0, result.output
     rows = json.loads((tmp_path / "report.json").read_text())["images"]
-    assert [r["image"] for r in rows] == ["synthetic000", "synthetic001"] and rows[0] == first[0]
+    assert [r["image"] for r in rows] == ["synthetic000"] * 2 + ["synthetic001"] * 2 and rows[:2] == first
     alone = invoke("bench", "true-kernel:wiener", "--dataset", "synthetic:1", "--resume")
     assert alone.exit_code == 2 and "needs its output folder (--out)" in alone.output
 

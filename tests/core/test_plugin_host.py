@@ -123,6 +123,7 @@ def test_every_kind_has_a_hook() -> None:
         "deblur_image_networks",
         "deblur_methods",
         "deblur_trainers",
+        "deblur_benchmarks",
     }
 
 

@@ -7,15 +7,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from deblur.benchdoc import LEVIN_BLIND
 from deblur.plugins.hookspecs import hookimpl
 from deblur.plugins.records import (
+    BenchmarkRecord,
+    BenchRun,
     KernelRepresentationRecord,
     MethodRecord,
     OperatorRecord,
     PriorRecord,
     Requirement,
+    ScriptRun,
     SolverRecord,
 )
+from deblur.plugins.slots import ANY_FORWARD, FFT_FORWARD
 
 KRISHNAN = "Krishnan & Fergus, Fast image deconvolution using hyper-Laplacian priors, NeurIPS 2009"
 PAN = "Pan, Hu, Su & Yang, Deblurring text images via L0-regularized intensity and gradient prior, CVPR 2014"
@@ -46,14 +51,6 @@ CLASSIC_PRIORS = {
         summary="kernel regulariser of the least-squares step",
     ),
 }
-
-# the forward slot holds an operator builder (kernel -> operator) with the slot's settings bound
-FFT_FORWARD = Requirement(
-    "operator", {"uniform"}, default="uniform", summary="blur model, one kernel inverted by FFT"
-)
-ANY_FORWARD = Requirement(
-    "operator", {"linear", "adjoint"}, default="uniform", summary="blur model: any linear operator"
-)
 
 
 @hookimpl
@@ -242,3 +239,44 @@ def deblur_methods() -> Iterator[MethodRecord]:
         params={"kernel_prior": {"weight": 4.0}, "nonblind.prior": {"weight": 1e-4}},
         citation=f"{XU}; {PAN}",
     )
+
+
+BENCHMARKS = (
+    BenchmarkRecord(
+        name="operator-speed",
+        title="Uniform blur operator against scipy",
+        render="deblur.benchsections:operator_speed",
+        runs=(ScriptRun("operator-speed", ("python", "bench/operator_speed.py", "--out", "{out}")),),
+        order=10,
+    ),
+    BenchmarkRecord(
+        name="levin-nonblind",
+        title="Non-blind solvers with the true kernel (Levin)",
+        render="deblur.benchsections:levin_nonblind",
+        runs=(
+            BenchRun(
+                "levin-nonblind", ("true-kernel:wiener", "true-kernel:hqs", "true-kernel:richardson-lucy")
+            ),
+        ),
+        order=20,
+    ),
+    BenchmarkRecord(
+        name="levin-blind",
+        title="Blind methods (Levin)",
+        render="deblur.benchsections:levin_blind",
+        runs=(BenchRun("levin-classic", ("classic",), table=LEVIN_BLIND, montages=True),),
+        order=30,
+    ),
+    BenchmarkRecord(
+        name="real-photo",
+        title="A real motion-blurred photo",
+        render="deblur.benchsections:real_photo",
+        runs=(ScriptRun("clock-motion", ("python", "bench/clock_motion.py", "--json", "{out}")),),
+        order=90,
+    ),
+)
+
+
+@hookimpl
+def deblur_benchmarks() -> Iterator[BenchmarkRecord]:
+    yield from BENCHMARKS

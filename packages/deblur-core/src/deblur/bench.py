@@ -9,12 +9,18 @@ Datasets (``load_dataset(spec)``):
   ``PATH/sharp/<stem>.<ext>`` and, optionally, ``PATH/kernels/<stem>.<npy|png|safetensors>``. A sharp image
   is either aligned with the blurry one (same size) or the full latent of a valid blur (larger by
   ``h - 1, w - 1``; its centre crop is used). With a kernel file, blind methods get its size.
+- ``realistic:N``: the first ``N`` cases of :mod:`deblur.data.realistic` (600-1000 px photos, text
+  pages and night scenes with clipped lights; camera shake of 15-75 px; noise, 8-bit quantisation,
+  ``valid`` and ``same`` formation); blind methods get the true kernel's size; each score carries the
+  case's category, and reports summarise by category.
 - ``synthetic:N``: ``N`` images made on the fly with seed 0: scikit-image's photos (gray, centre crops)
   when scikit-image is installed, else dead leaves and text; each blurred "valid" by its own
   camera-shake kernel of size 31 (or ``kernel_size``) plus 1% Gaussian noise; 255x255 observations.
 
 Methods are registered method names (blind, run through :func:`deblur.run`) or ``true-kernel:SOLVER``
 (the non-blind solver ``SOLVER`` given the dataset's true kernel, through :func:`deblur.deconvolve`).
+Every report's first row is ``input``, the blurred observation scored as it is: a method's gain over
+it is what deblurring bought.
 
 Scores per image follow Levin's protocol (:func:`deblur.metrics.levin_compare`: 15 px border crop, best
 shift within +-5 px in quarter pixels) on the estimate clipped to [0, 1]: PSNR, SSIM, the error ratio
@@ -45,6 +51,7 @@ from deblur.registry import Registry
 from deblur.result import Result
 
 __all__ = [
+    "INPUT",
     "BenchItem",
     "BenchReport",
     "ImageScore",
@@ -64,6 +71,8 @@ SYNTHETIC_SIZE = 255
 SYNTHETIC_KERNEL = 31
 SYNTHETIC_NOISE = 0.01
 SYNTHETIC_SEED = 0
+#: The pseudo-method heading every report: the blurred observation, scored as it is.
+INPUT = "input"
 
 
 @dataclass
@@ -77,6 +86,7 @@ class BenchItem:
         kernel: true kernel (1, 1, h, w) (true convolution), if known.
         kernel_size: support given to blind methods (odd), if the dataset knows it.
         ssd_reference: SSD of deconvolution with the true kernel (error-ratio denominator), if known.
+        category: the kind of case (``realistic``: plain, saturated, text, large), if the set has kinds.
     """
 
     name: str
@@ -85,6 +95,7 @@ class BenchItem:
     kernel: torch.Tensor | None = None
     kernel_size: int | None = None
     ssd_reference: float | None = None
+    category: str | None = None
 
 
 # ------------------------------------------------------------------------------------------- datasets
@@ -97,7 +108,7 @@ def load_dataset(
     kernel_size: int | None = None,
     images: Sequence[str] | None = None,
 ) -> list[BenchItem]:
-    """Load ``levin:PATH``, ``folder:PATH`` or ``synthetic:N`` (see the module docstring).
+    """Load ``levin:PATH``, ``folder:PATH``, ``realistic:N`` or ``synthetic:N`` (see the module docstring).
 
     ``images`` keeps the named images (in the dataset's order; an unknown name is an error), ``limit``
     then keeps the first ``limit``; ``kernel_size`` overrides the size given to blind methods (and sets
@@ -105,7 +116,7 @@ def load_dataset(
     """
     kind, sep, arg = spec.partition(":")
     if not sep or not arg:
-        raise InputError(f"dataset spec {spec!r} must be levin:PATH, folder:PATH or synthetic:N")
+        raise InputError(f"dataset spec {spec!r} must be levin:PATH, folder:PATH, realistic:N or synthetic:N")
     if limit is not None and limit < 1:
         raise InputError(f"limit must be a positive integer, got {limit}")
     if kernel_size is not None and (kernel_size < 3 or kernel_size % 2 == 0):
@@ -114,16 +125,21 @@ def load_dataset(
         items = _levin(arg)
     elif kind == "folder":
         items = _folder(Path(arg))
-    elif kind == "synthetic":
+    elif kind in ("synthetic", "realistic"):
         try:
             n = int(arg)
         except ValueError:
             n = 0
         if n < 1:
-            raise InputError(f"synthetic:N needs a positive integer N, got {arg!r}")
-        items = _synthetic(min(n, limit or n), kernel_size or SYNTHETIC_KERNEL)
+            raise InputError(f"{kind}:N needs a positive integer N, got {arg!r}")
+        if kind == "synthetic":
+            items = _synthetic(min(n, limit or n), kernel_size or SYNTHETIC_KERNEL)
+        else:
+            items = _realistic(n if images else min(n, limit or n))
     else:
-        raise InputError(f"unknown dataset kind {kind!r} in {spec!r}; expected levin, folder or synthetic")
+        raise InputError(
+            f"unknown dataset kind {kind!r} in {spec!r}; expected levin, folder, realistic or synthetic"
+        )
     if images is not None:
         known = {item.name for item in items}
         missing = [name for name in images if name not in known]
@@ -246,6 +262,15 @@ def _synthetic(n: int, ksize: int) -> list[BenchItem]:
     return items
 
 
+def _realistic(n: int) -> list[BenchItem]:
+    from deblur.data.realistic import realistic_cases
+
+    return [
+        BenchItem(c.name, c.blurry, c.sharp, c.kernel, c.kernel.shape[-1], category=c.category)
+        for c in realistic_cases(n)
+    ]
+
+
 # -------------------------------------------------------------------------------------------- running
 
 RunFunction = Callable[[str, BenchItem, Mapping[str, Any]], Result]
@@ -253,8 +278,11 @@ RunFunction = Callable[[str, BenchItem, Mapping[str, Any]], Result]
 
 
 def parse_method(method: str) -> tuple[str, str]:
-    """``"classic"`` -> ``("blind", "classic")``; ``"true-kernel:hqs"`` -> ``("true-kernel", "hqs")``."""
+    """``"classic"`` -> ``("blind", "classic")``; ``"true-kernel:hqs"`` -> ``("true-kernel", "hqs")``;
+    ``"input"`` -> ``("input", "input")``."""
     kind, sep, name = method.partition(":")
+    if method == INPUT:
+        return INPUT, INPUT
     if not sep:
         if not method:
             raise InputError("empty method name")
@@ -310,6 +338,7 @@ class ImageScore:
     error_ratio: float | None = None
     mnc: float | None = None
     shift: tuple[float, float] = (0.0, 0.0)
+    category: str | None = None
 
 
 def score(item: BenchItem, method: str, result: Result, seconds: float) -> ImageScore:
@@ -326,7 +355,7 @@ def score(item: BenchItem, method: str, result: Result, seconds: float) -> Image
     mnc = None
     if item.kernel is not None and result.kernel is not None:
         mnc = float(kernel_mnc(result.kernel[:1].detach().to("cpu", torch.float32), item.kernel))
-    return ImageScore(item.name, method, s.psnr, s.ssim, seconds, ratio, mnc, s.shift)
+    return ImageScore(item.name, method, s.psnr, s.ssim, seconds, ratio, mnc, s.shift, item.category)
 
 
 def machine_info() -> dict[str, Any]:
@@ -382,15 +411,26 @@ class BenchReport:
     machine: dict[str, Any] = field(default_factory=machine_info)
     settings: dict[str, Any] = field(default_factory=dict)
 
+    def gains(self, method: str) -> dict[str, float]:
+        """Per image: ``method``'s PSNR minus the ``input`` row's (images without an input row left out)."""
+        inputs = {s.image: s.psnr for s in self.scores if s.method == INPUT}
+        return {
+            s.image: s.psnr - inputs[s.image] for s in self.scores if s.method == method and s.image in inputs
+        }
+
     def summary(self) -> dict[str, dict[str, float | int | None]]:
-        """Per method: image count, mean PSNR/SSIM/MNC, share of error ratio <= 2 and <= 3, seconds."""
+        """Per method: image count, mean PSNR/SSIM/MNC, the mean PSNR gain over the input and how many
+        images came out worse than their input, share of error ratio <= 2 and <= 3, seconds."""
         out = {}
         for m in self.methods:
             rows = [s for s in self.scores if s.method == m]
             secs = [s.seconds for s in rows]
+            gains = list(self.gains(m).values()) if m != INPUT else []
             out[m] = {
                 "images": len(rows),
                 "psnr": _mean([s.psnr for s in rows]),
+                "gain": _mean(gains),
+                "worse": sum(g < 0 for g in gains) if gains else None,
                 "ssim": _mean([s.ssim for s in rows]),
                 "error_ratio_le2": _share([s.error_ratio for s in rows], 2.0),
                 "error_ratio_le3": _share([s.error_ratio for s in rows], 3.0),
@@ -429,6 +469,32 @@ class BenchReport:
             scores.append(ImageScore(**row))
         return cls(data["dataset"], list(data["methods"]), scores, data["machine"], data["settings"])
 
+    def _categories(self) -> list[str]:
+        """Markdown lines: per category, each method's mean gain over the input and images made worse."""
+        category = {s.image: s.category for s in self.scores if s.category is not None}
+        kinds = sorted(set(category.values()), key=list(category.values()).index)
+        if not kinds:
+            return []
+        lines = [
+            "",
+            "Per category: mean PSNR gain over the input (dB) / images worse than their input.",
+            "",
+            "| method | "
+            + " | ".join(f"{kind} ({list(category.values()).count(kind)})" for kind in kinds)
+            + " |",
+            "|---|" + "---:|" * len(kinds),
+        ]
+        for m in self.methods:
+            if m == INPUT:
+                continue
+            gains = self.gains(m)
+            cells = []
+            for kind in kinds:
+                values = [g for image, g in gains.items() if category.get(image) == kind]
+                cells.append(f"{_mean(values):+.2f} / {sum(v < 0 for v in values)}" if values else "-")
+            lines.append(f"| {m} | " + " | ".join(cells) + " |")
+        return lines
+
     def to_markdown(self) -> str:
         """A summary table per method, a per-image table and the machine."""
 
@@ -440,16 +506,18 @@ class BenchReport:
 
         lines = [f"# Benchmark: {self.dataset}", ""]
         lines += [
-            "| method | images | PSNR (dB) | SSIM | ER <= 2 | ER <= 3 | kernel MNC "
-            "| s/image median | s/image mean |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| method | images | PSNR (dB) | gain (dB) | worse than input | SSIM | ER <= 2 | ER <= 3 "
+            "| kernel MNC | s/image median | s/image mean |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for m, s in self.summary().items():
             lines.append(
-                f"| {m} | {s['images']} | {num(s['psnr'], '.2f')} | {num(s['ssim'], '.3f')} | "
+                f"| {m} | {s['images']} | {num(s['psnr'], '.2f')} | {num(s['gain'], '+.2f')} | "
+                f"{num(s['worse'], 'd')} | {num(s['ssim'], '.3f')} | "
                 f"{pct(s['error_ratio_le2'])} | {pct(s['error_ratio_le3'])} | {num(s['mnc'], '.3f')} | "
                 f"{num(s['seconds_median'], '.1f')} | {num(s['seconds_mean'], '.1f')} |"
             )
+        lines += self._categories()
         lines += ["", "Per image: PSNR (dB) / SSIM / error ratio / kernel MNC / seconds.", ""]
         lines.append("| image | " + " | ".join(self.methods) + " |")
         lines.append("|---|" + "---|" * len(self.methods))
@@ -575,7 +643,8 @@ def run_bench(
     progress: Progress | None = None,
     resume: bool = False,
 ) -> BenchReport:
-    """Run every method on every item, score them and (with ``out_dir``) write the outputs.
+    """Score the input and run every method on every item, score them and (with ``out_dir``) write the
+    outputs.
 
     ``out_dir`` receives ``report.md``, ``report.json``, ``montages/<image>.png`` and each blind
     method's estimated kernel as ``kernels/<method>/<image>.npy``; the reports are rewritten after every
@@ -592,6 +661,7 @@ def run_bench(
         raise InputError("the dataset has no images")
     for m in methods:
         parse_method(m)
+    methods = [INPUT, *(m for m in methods if m != INPUT)]
     out = None if out_dir is None else Path(out_dir)
     report = BenchReport(
         dataset=dataset,
@@ -618,12 +688,13 @@ def run_bench(
         panels = []
         for m in methods:
             start = time.perf_counter()
-            result = run(m, item, dict(overrides or {}))
+            result = Result(image=item.blurry) if m == INPUT else run(m, item, dict(overrides or {}))
             seconds = time.perf_counter() - start
             s = score(item, m, result, seconds)
             report.scores.append(s)
             blind = parse_method(m)[0] == "blind"
-            panels.append((m, result.image.clamp(0, 1), result.kernel if blind else None))
+            if m != INPUT:  # the montage's first panel is the input already
+                panels.append((m, result.image.clamp(0, 1), result.kernel if blind else None))
             if out is not None and blind and result.kernel is not None:
                 write_kernel(out / "kernels" / m / f"{item.name}.npy", result.kernel)
             step += 1

@@ -18,6 +18,7 @@ _PLURAL = {
     "image_network": "image networks",
     "method": "methods",
     "trainer": "trainers",
+    "benchmark": "benchmarks",
 }
 
 

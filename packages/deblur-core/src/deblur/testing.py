@@ -637,6 +637,10 @@ def _check_entry(
         if not callable(entry.record.load_factory()):
             raise AssertionError(f"{label}: its factory is not callable")
         return ["loads"]
+    if kind == "benchmark":
+        if not callable(entry.record.load_render()):
+            raise AssertionError(f"{label}: its render function is not callable")
+        return ["loads"]
     if kind == "kernel_representation":
         builder = entry.record.load_factory()(**params)
         check_kernel_representation(builder, size, name=label, differentiable="differentiable" in provides)

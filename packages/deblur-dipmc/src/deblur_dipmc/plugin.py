@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from deblur.benchdoc import LEVIN_ABLATION, LEVIN_BLIND
 from deblur.plugins import (
+    BenchmarkRecord,
+    BenchRun,
     ImageNetworkRecord,
     KernelRepresentationRecord,
     MethodRecord,
     Requirement,
+    ScriptRun,
     SolverRecord,
     hookimpl,
 )
+from deblur.plugins.slots import ESTIMATOR_FORWARD, kernel_rep_slot
 
 DIPMC = (
     "Li, Nan & Ji, Un-supervised learning for blind image deconvolution via Monte-Carlo sampling, "
@@ -105,18 +110,8 @@ def deblur_solvers() -> Iterator[SolverRecord]:
                 default="dipmc-image-generator",
                 summary="randomized image generator G_x",
             ),
-            "kernel_rep": Requirement(
-                "kernel_representation",
-                {"kernel", "differentiable"},
-                default="dipmc-kernel-net",
-                summary="how the kernel is parameterised while it is estimated",
-            ),
-            "forward": Requirement(
-                "operator",
-                {"linear", "uniform", "differentiable-kernel"},
-                default="uniform",
-                summary="blur model of the data term, built from the kernel being estimated",
-            ),
+            "kernel_rep": kernel_rep_slot("dipmc-kernel-net"),
+            "forward": ESTIMATOR_FORWARD,
         },
         citation=DIPMC,
     )
@@ -139,4 +134,65 @@ def deblur_methods() -> Iterator[MethodRecord]:
         components=PAPER_COMPONENTS,
         params=PAPER,
         citation=DIPMC,
+    )
+
+
+@hookimpl
+def deblur_benchmarks() -> Iterator[BenchmarkRecord]:
+    full = BenchRun("levin-dipmc", ("dipmc",), table=LEVIN_BLIND, montages=True)
+    yield BenchmarkRecord(
+        name="dipmc-monte-carlo",
+        title="DIP-MC: what the Monte-Carlo randomization buys (Sec. 3.5, Table 5)",
+        render="deblur_dipmc.benchmarks:monte_carlo",
+        runs=(
+            full,
+            BenchRun(
+                "levin-dipmc-no-mc",
+                ("dipmc",),
+                args=("--set", "estimator.randomize=none"),
+                images=LEVIN_ABLATION,
+            ),
+        ),
+        order=200,
+    )
+    yield BenchmarkRecord(
+        name="dipmc-paper-preset",
+        title="DIP-MC: the paper preset",
+        render="deblur_dipmc.benchmarks:paper_preset",
+        runs=(
+            ScriptRun(
+                "dipmc-step-time",
+                ("python", "bench/dipmc_step_time.py", "--levin", "{levin}", "--out", "{out}"),
+            ),
+        ),
+        order=210,
+    )
+    unrefined = "bench/out/levin-dipmc-no-refine"  # its kernels feed the variants
+    yield BenchmarkRecord(
+        name="dipmc-refinement",
+        title="DIP-MC: refining the kernel on the whole image (not in the paper)",
+        render="deblur_dipmc.benchmarks:refinement",
+        runs=(
+            full,
+            BenchRun(
+                "levin-dipmc-no-refine",
+                ("dipmc",),
+                args=("--use", "refiner=none"),
+                images=LEVIN_ABLATION,
+            ),
+            ScriptRun(
+                "dipmc-refine-variants",
+                (
+                    "python",
+                    "bench/dipmc_refine_variants.py",
+                    "--levin",
+                    "{levin}",
+                    "--run",
+                    unrefined,
+                    "--out",
+                    "{out}",
+                ),
+            ),
+        ),
+        order=220,
     )

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from deblur.benchdoc import LEVIN_ABLATION, LEVIN_BLIND
 from deblur.plugins import (
+    BenchmarkRecord,
+    BenchRun,
     KernelRepresentationRecord,
     MethodRecord,
     PriorRecord,
-    Requirement,
+    ScriptRun,
     SolverRecord,
     TrainerRecord,
     hookimpl,
 )
+from deblur.plugins.slots import ESTIMATOR_FORWARD, kernel_rep_slot
 
 GANKERNEL = (
     "Zhang, Yue, Wang, Zhao & Meng, Blind image deconvolution by generative-based kernel prior and "
@@ -72,18 +76,8 @@ def deblur_solvers() -> Iterator[SolverRecord]:
         factory="deblur_gankernel.solver:GanKernelEstimator",
         provides={"kernel-estimator"},
         requires={
-            "kernel_rep": Requirement(
-                "kernel_representation",
-                {"kernel", "differentiable"},
-                default="gan-latent",
-                summary="how the kernel is parameterised while it is estimated",
-            ),
-            "forward": Requirement(
-                "operator",
-                {"linear", "uniform", "differentiable-kernel"},
-                default="uniform",
-                summary="blur model of the data term, built from the kernel being estimated",
-            ),
+            "kernel_rep": kernel_rep_slot("gan-latent"),
+            "forward": ESTIMATOR_FORWARD,
         },
         citation=GANKERNEL,
     )
@@ -124,4 +118,57 @@ def deblur_trainers() -> Iterator[TrainerRecord]:
         summary="Collaborative training of the latent-code kernel initializer (Sec. 3.4, Algorithm 1)",
         factory="deblur_gankernel.train_initializer:train",
         citation=GANKERNEL,
+    )
+
+
+#: The paper's Table 3: which variables of the kernel generator the BID process optimises, by run.
+SPACES = {
+    "w (Eq. 6)": "levin-gankernel",
+    "z (Eq. 5)": "levin-gankernel-z",
+    "z and the generator": "levin-gankernel-generator",
+}
+#: The images on which ``bench/gankernel_ceiling.py`` starts the BID process at the true kernel's projection.
+CEILING_BID = ("im01_ker03", "im02_ker04", "im03_ker05", "im04_ker07")
+
+
+LEVIN = ("--kernel-size", "31")  # the generator's size (the protocol)
+
+
+@hookimpl
+def deblur_benchmarks() -> Iterator[BenchmarkRecord]:
+    yield BenchmarkRecord(
+        name="gankernel",
+        title="GAN kernel prior and initializer (deblur-gankernel)",
+        render="deblur_gankernel.benchmarks:levin",
+        runs=(
+            BenchRun("levin-gankernel", ("gankernel",), args=LEVIN, table=LEVIN_BLIND, montages=True),
+            *(
+                BenchRun(
+                    name,
+                    ("gankernel",),
+                    args=(*LEVIN, "--set", f"estimator.kernel_rep.space={space}"),
+                    images=LEVIN_ABLATION,
+                )
+                for name, space in (("levin-gankernel-z", "z"), ("levin-gankernel-generator", "generator"))
+            ),
+            BenchRun("levin-gankernel-init", ("gankernel",), args=(*LEVIN, "--set", "estimator.steps=1")),
+            ScriptRun(
+                "gankernel-init",
+                ("python", "bench/gankernel_figures.py", "--out", "docs/images", "--json", "{out}"),
+            ),
+            ScriptRun(
+                "gankernel-ceiling",
+                (
+                    "python",
+                    "bench/gankernel_ceiling.py",
+                    "--levin",
+                    "{levin}",
+                    "--bid",
+                    ",".join(CEILING_BID),
+                    "--json",
+                    "{out}",
+                ),
+            ),
+        ),
+        order=300,
     )

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     "spec",
     required=True,
     metavar="SPEC",
-    help="levin:PATH, folder:PATH (blurry/, sharp/, optional kernels/) or synthetic:N.",
+    help="levin:PATH, folder:PATH (blurry/, sharp/, optional kernels/), realistic:N or synthetic:N.",
 )
 @click.option("--limit", type=int, help="Use only the first N images.")
 @click.option("--images", metavar="NAME,...", help="Use only these images (comma-separated names).")

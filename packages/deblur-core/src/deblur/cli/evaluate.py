@@ -35,7 +35,8 @@ def eval_command(
     max_shift: float,
     as_json: bool,
 ) -> None:
-    """Score ESTIMATE against REFERENCE: PSNR, SSIM, the Levin shift-aligned scores and kernel MNC.
+    """Score ESTIMATE against REFERENCE: the Levin shift-aligned scores first, then plain PSNR and SSIM
+    and the kernel MNC.
 
     A REFERENCE larger than ESTIMATE by an even margin (the latent of a `valid` blur) is centre-cropped.
     """
@@ -53,18 +54,22 @@ def eval_command(
     ref = centre_crop(ref, (h, w))
     aligned = levin_compare(x, ref, crop=crop, max_shift=max_shift)
     scores: dict[str, Any] = {
-        "psnr": float(psnr(x, ref)),
-        "ssim": float(ssim(x, ref)),
         "aligned_psnr": aligned.psnr,
         "aligned_ssim": aligned.ssim,
         "aligned_ssd": aligned.ssd,
         "aligned_shift": list(aligned.shift),
+        "psnr": float(psnr(x, ref)),
+        "ssim": float(ssim(x, ref)),
     }
     if kernel_path is not None and true_kernel is not None:
         scores["kernel_mnc"] = float(kernel_mnc(as_kernel(kernel_path), as_kernel(true_kernel)))
     if as_json:
         emit_json(scores)
         return
+    click.echo(
+        f"aligned: the estimate shifted by the best of +-{max_shift:g} px (quarter pixels) and a {crop} px "
+        "border ignored, as blind methods are scored (a kernel is known only up to a shift)"
+    )
     for key, value in scores.items():
         shown = ", ".join(f"{v:+.2f}" for v in value) if isinstance(value, list) else f"{value:.4f}"
         click.echo(f"{key:14s} {shown}")

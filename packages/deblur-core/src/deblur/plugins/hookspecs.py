@@ -13,6 +13,7 @@ from collections.abc import Iterable
 import pluggy
 
 from deblur.plugins.records import (
+    BenchmarkRecord,
     ImageNetworkRecord,
     KernelRepresentationRecord,
     MethodRecord,
@@ -182,5 +183,26 @@ def deblur_trainers() -> Iterable[TrainerRecord]:
                 name="my-kernel-prior",
                 summary="Train my kernel prior on synthetic motion kernels",
                 factory="my_plugin.training:train_kernel_prior",
+            )
+    """
+
+
+@hookspec
+def deblur_benchmarks() -> Iterable[BenchmarkRecord]:
+    """Register sections of the benchmark page: the runs each reads and how it is written.
+
+    ``python -m deblur.benchdoc`` makes every declared run whose result is missing and renders the
+    page from the results alone, so every figure on it is measured::
+
+        from deblur import hookimpl
+        from deblur.plugins import BenchmarkRecord, BenchRun
+
+        @hookimpl
+        def deblur_benchmarks():
+            yield BenchmarkRecord(
+                name="my-method-levin",
+                title="My method on Levin",
+                render="my_plugin.benchmarks:levin_section",  # (results) -> markdown
+                runs=(BenchRun("levin-my-method", ("my-method",), table="levin-blind", montages=True),),
             )
     """

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections import ChainMap
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -20,7 +21,7 @@ from deblur.errors import PluginError
 #: The kinds of component a method can be composed of, in the order the CLI lists them.
 COMPONENT_KINDS = ("operator", "prior", "solver", "kernel_representation", "image_network")
 #: Every kind of record a plugin can register.
-KINDS = (*COMPONENT_KINDS, "method", "trainer")
+KINDS = (*COMPONENT_KINDS, "method", "trainer", "benchmark")
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
@@ -227,6 +228,98 @@ class TrainerRecord:
         return resolve_factory(self.factory)
 
 
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def _fill(word: str, values: Mapping[str, str]) -> str:
+    """``word`` with each ``{name}`` replaced by ``values[name]`` (a missing name is a ``KeyError``);
+    other braces stay as they are."""
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], word)
+
+
+@dataclass(frozen=True)
+class BenchRun:
+    """A ``deblur bench`` run that a benchmark section reads.
+
+    Attributes:
+        name: the run's name, unique over every plugin's benchmarks; its report is kept as
+            ``NAME.json`` in the results folder.
+        methods: what ``deblur bench`` compares (method names, ``true-kernel:SOLVER``).
+        dataset: the ``--dataset`` spec; ``{levin}`` and other braces are the data folders given to the
+            generator (:mod:`deblur.benchdoc`).
+        args: further ``deblur bench`` arguments (``--set``, ``--use``, ``--kernel-size``).
+        images: only these images (``--images``); empty: all.
+        table: a tag that gathers runs of several plugins into one table (``"levin-blind"``).
+        montages: copy the run's montages to ``docs/images/NAME/``.
+    """
+
+    name: str
+    methods: tuple[str, ...]
+    dataset: str = "levin:{levin}"
+    args: tuple[str, ...] = ()
+    images: tuple[str, ...] = ()
+    table: str = ""
+    montages: bool = False
+
+    def __post_init__(self) -> None:
+        _check_name(self.name, "benchmark run")
+
+    def command(self, data: Mapping[str, str], out: str | None = None) -> list[str]:
+        """The ``deblur bench`` command line, with the data folders ``data`` and ``--out out``."""
+        words = ["deblur", "bench", *self.methods, "--dataset", _fill(self.dataset, data), *self.args]
+        words += ["--quiet"] + (["--images", ",".join(self.images)] if self.images else [])
+        return words + (["--out", out] if out is not None else [])
+
+
+@dataclass(frozen=True)
+class ScriptRun:
+    """A script, run from the repository root, that writes the JSON file a benchmark section reads.
+
+    ``argv`` may hold the data folders in braces (``{levin}``) and ``{out}``, the JSON file to write.
+    """
+
+    name: str
+    argv: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        _check_name(self.name, "benchmark run")
+
+    def command(self, data: Mapping[str, str], out: str | None = None) -> list[str]:
+        """The command line, with the data folders ``data`` and the output file ``out``."""
+        values = ChainMap({"out": out or "OUT.json"}, data)
+        return [_fill(word, values) for word in self.argv]
+
+
+@dataclass(frozen=True)
+class BenchmarkRecord:
+    """A section of docs/benchmarks.md: the runs it reads and the function that writes it.
+
+    Attributes:
+        name: unique name of the section.
+        title: its heading.
+        render: ``render(results: deblur.benchdoc.Results) -> str`` (or its import string): the section's
+            markdown, every figure in it read from ``results``.
+        runs: the runs whose results it reads (a section may also read the runs of other sections).
+        order: position on the page (lower first); core's sections take 0-99.
+    """
+
+    kind: ClassVar[str] = "benchmark"
+
+    name: str
+    title: str
+    render: Factory
+    runs: tuple[BenchRun | ScriptRun, ...] = ()
+    order: int = 100
+
+    def __post_init__(self) -> None:
+        _check_name(self.name, "benchmark")
+        object.__setattr__(self, "runs", tuple(self.runs))
+
+    def load_render(self) -> Callable[..., str]:
+        """The render function (imports it if it was given as a string)."""
+        return resolve_factory(self.render)
+
+
 RECORD_TYPES: Mapping[str, type] = MappingProxyType(
     {
         "operator": OperatorRecord,
@@ -236,6 +329,7 @@ RECORD_TYPES: Mapping[str, type] = MappingProxyType(
         "image_network": ImageNetworkRecord,
         "method": MethodRecord,
         "trainer": TrainerRecord,
+        "benchmark": BenchmarkRecord,
     }
 )
 

@@ -1,0 +1,99 @@
+"""Core's sections of docs/benchmarks.md (declared in :mod:`deblur._builtins`, written by
+:mod:`deblur.benchdoc`): the blur operator's speed, non-blind solvers with the true kernel, the table of
+every blind method on Levin (each method package tags its run ``levin-blind``) and a real photo."""
+
+from __future__ import annotations
+
+from deblur.bench import INPUT, BenchReport
+from deblur.benchdoc import LEVIN_BLIND, Results, report_tables
+
+
+def operator_speed(results: Results) -> str:
+    data = results.data("operator-speed")
+    lines = [
+        "`deblur.operators.convolve` against `scipy.signal.fftconvolve` on a "
+        f"{data['size']}x{data['size']} gray image (ratio > 1: deblur is faster; "
+        f"`{results.command('operator-speed')}`). Timings on a shared machine vary by about +-30% between "
+        "runs.",
+        "",
+        data["setup"],
+        "",
+        "| kernel | boundary | deblur method | deblur (ms) | scipy fftconvolve (ms) | scipy / deblur |",
+        "|---:|---|---|---:|---:|---:|",
+    ]
+    for r in data["rows"]:
+        lines.append(
+            f"| {r['kernel']} | {r['boundary']} | {r['method']} | {r['deblur_ms']:.1f} | {r['scipy_ms']:.1f} "
+            f"| {r['scipy_ms'] / r['deblur_ms']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def levin_nonblind(results: Results) -> str:
+    report = results.report("levin-nonblind")
+    return f"""Scores follow Levin et al.'s protocol (`deblur.metrics.levin_compare`), here and in every Levin
+table below: a 15 px border is cropped from the reference, the estimate is aligned within +-5 px in
+quarter pixels and PSNR = 10 log10(N / SSD); the error ratio (ER) divides the SSD by that of Levin's
+sparse deconvolution with the true kernel.
+
+`{results.command("levin-nonblind")}`
+
+{report_tables(report, per_image=False)}"""
+
+
+def merged(reports: list[BenchReport]) -> BenchReport:
+    """One report over runs on the same dataset: the first ``input`` row, then every run's methods."""
+    inputs = [r for r in reports if INPUT in r.methods][:1]
+    methods = [INPUT] * bool(inputs) + [m for r in reports for m in r.methods if m != INPUT]
+    scores = [s for r in inputs for s in r.scores if s.method == INPUT]
+    scores += [s for r in reports for s in r.scores if s.method != INPUT]
+    return BenchReport(reports[0].dataset, methods, scores, reports[0].machine)
+
+
+def levin_blind(results: Results) -> str:
+    runs = results.tagged(LEVIN_BLIND)
+    reports = [results.report(run.name) for run in runs]
+    table = merged(reports)
+    images = len({s.image for s in table.scores})
+    commands = "\n".join(results.command(run.name) for run in runs)
+    montages = "\n".join(
+        f"- `{', '.join(report.methods[1:] if report.methods[0] == INPUT else report.methods)}` "
+        f"({run.name}): {results.montage_links(run.name)}"
+        for run, report in zip(runs, reports, strict=True)
+        if run.montages
+    )
+    return f"""Every blind method on the {images} images; each method package declares its run here. Kernel
+size: the true kernel's unless the command sets `--kernel-size`.
+
+```bash
+{commands}
+```
+
+Each run is a process of its own with one torch thread; its seconds are wall time per image on the
+machine named below. Long runs may be split with `--images` and merged by
+`python bench/merge_reports.py OUT PART...`; an interrupted run continues with the same command plus
+`--resume`.
+
+{report_tables(table)}
+
+Montages (the blurry input over the true kernel, each estimate over its kernel):
+
+{montages}"""
+
+
+def real_photo(results: Results) -> str:
+    data = results.data("clock-motion")
+    runs = "\n".join(
+        f"- {r['label']}: support {r['width']} px wide x {r['height']} px high above "
+        f"{r['floor']:g} of the peak, principal axis {r['angle']:.1f} deg from horizontal, holding "
+        f"{r['mass']:.0%} of the mass; {r['seconds']:.1f} s"
+        for r in data["runs"]
+    )
+    return f"""scikit-image's `clock_motion.png` (real, roughly horizontal camera motion; no ground truth),
+with `deblur run classic --kernel-size {data["kernel_size"]}`, first with the method's settings, then with a
+stronger kernel prior and final image prior for this low-texture photo
+(`{results.command("clock-motion")}`):
+
+{runs}
+
+![clock_motion]({data["montage"]})"""

@@ -1,0 +1,34 @@
+"""Slot requirements that several plugins declare, written once (every ``forward`` slot holds an
+operator builder, kernel -> operator, with the slot's settings bound)."""
+
+from __future__ import annotations
+
+from deblur.plugins.records import Requirement
+
+__all__ = ["ANY_FORWARD", "ESTIMATOR_FORWARD", "FFT_FORWARD", "kernel_rep_slot"]
+
+#: A non-blind solver that inverts one kernel by FFT.
+FFT_FORWARD = Requirement(
+    "operator", {"uniform"}, default="uniform", summary="blur model, one kernel inverted by FFT"
+)
+#: An iterative solver that needs only forward and adjoint.
+ANY_FORWARD = Requirement(
+    "operator", {"linear", "adjoint"}, default="uniform", summary="blur model: any linear operator"
+)
+#: A kernel estimator's data term, differentiated with respect to the kernel it is built from.
+ESTIMATOR_FORWARD = Requirement(
+    "operator",
+    {"linear", "uniform", "differentiable-kernel"},
+    default="uniform",
+    summary="blur model of the data term, built from the kernel being estimated",
+)
+
+
+def kernel_rep_slot(default: str) -> Requirement:
+    """A kernel estimator's ``kernel_rep`` slot: a differentiable kernel representation."""
+    return Requirement(
+        "kernel_representation",
+        {"kernel", "differentiable"},
+        default=default,
+        summary="how the kernel is parameterised while it is estimated",
+    )

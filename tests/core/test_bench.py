@@ -226,7 +226,7 @@ def test_markdown_without_optional_scores() -> None:
         "d", ["m"], [ImageScore("a", "m", 20.0, 0.5, 2.0), ImageScore("b", "m", 22.0, 0.7, 4.0)]
     )
     md = report.to_markdown()
-    assert "| m | 2 | 21.00 | 0.600 | - | - | - | 3.0 | 3.0 |" in md
+    assert "| m | 2 | 21.00 | - | - | 0.600 | - | - | - | 3.0 | 3.0 |" in md
     assert "| a | 20.00 / 0.500 / - / - / 2.0 |" in md
 
 

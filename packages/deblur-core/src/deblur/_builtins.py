@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from deblur.benchdoc import LEVIN_BLIND
 from deblur.plugins.hookspecs import hookimpl
 from deblur.plugins.records import (
+    LEVIN_BLIND,
     BenchmarkRecord,
     BenchRun,
     KernelRepresentationRecord,

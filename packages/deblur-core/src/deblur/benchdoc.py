@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deblur.errors import InputError
-from deblur.plugins.records import BenchmarkRecord, BenchRun, ScriptRun
+from deblur.plugins.records import LEVIN_ABLATION, LEVIN_BLIND, BenchmarkRecord, BenchRun, ScriptRun
 
 if TYPE_CHECKING:
     from deblur.bench import BenchReport, ImageScore
@@ -51,11 +51,6 @@ __all__ = [
 ]
 
 Run = BenchRun | ScriptRun
-#: The table tag that gathers every package's run of its method on Levin into one table.
-LEVIN_BLIND = "levin-blind"
-#: Levin's four largest kernels (27, 23, 23, 21 px), each on its own scene: where ablations run when
-#: the whole set costs too much on a CPU.
-LEVIN_ABLATION = ("im01_ker04", "im02_ker07", "im03_ker08", "im04_ker06")
 #: Where the page says the data folders are (``../shared/benchdata/levin`` for ``{levin}``).
 SHOWN_DATA = "../shared/benchdata/{}"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from deblur.benchdoc import LEVIN_ABLATION, LEVIN_BLIND
 from deblur.plugins import (
     BenchmarkRecord,
     BenchRun,
@@ -16,6 +15,7 @@ from deblur.plugins import (
     SolverRecord,
     hookimpl,
 )
+from deblur.plugins.records import LEVIN_ABLATION, LEVIN_BLIND
 from deblur.plugins.slots import ESTIMATOR_FORWARD, kernel_rep_slot
 
 DIPMC = (

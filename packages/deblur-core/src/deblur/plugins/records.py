@@ -228,6 +228,12 @@ class TrainerRecord:
         return resolve_factory(self.factory)
 
 
+#: The table tag that gathers every package's run of its method on Levin into one table.
+LEVIN_BLIND = "levin-blind"
+#: Levin's four largest kernels (27, 23, 23, 21 px), each on its own scene: where ablations run when
+#: the whole set costs too much on a CPU.
+LEVIN_ABLATION = ("im01_ker04", "im02_ker07", "im03_ker08", "im04_ker06")
+
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 

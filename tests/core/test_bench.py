@@ -226,7 +226,7 @@ def test_markdown_without_optional_scores() -> None:
         "d", ["m"], [ImageScore("a", "m", 20.0, 0.5, 2.0), ImageScore("b", "m", 22.0, 0.7, 4.0)]
     )
     md = report.to_markdown()
-    assert "| m | 2 | 21.00 | - | - | 0.600 | - | - | - | 3.0 | 3.0 |" in md
+    assert "| m | 2 | 21.00 | - | - | - | - | 0.600 | - | - | - | 3.0 | 3.0 |" in md
     assert "| a | 20.00 / 0.500 / - / - / 2.0 |" in md
 
 
@@ -242,3 +242,19 @@ def test_montage_layout() -> None:
 def test_machine_info() -> None:
     info = machine_info()
     assert {"cpu_count", "cpu_model", "torch", "torch_threads"} <= set(info)
+
+
+def test_fallbacks_are_counted_and_the_estimates_scored_apart() -> None:
+    kept = {"reliable": False, "fallback": True}
+    trusted = {"reliable": True, "fallback": False}
+    scores = [
+        ImageScore("a", "input", 20.0, 0.5, 0.0),
+        ImageScore("b", "input", 22.0, 0.5, 0.0),
+        ImageScore("a", "m", 20.0, 0.5, 1.0, confidence=kept, estimate_psnr=17.0),
+        ImageScore("b", "m", 26.0, 0.7, 1.0, confidence=trusted),
+    ]
+    summary = BenchReport("d", ["input", "m"], scores).summary()["m"]
+    assert summary["fallback"] == 1 and summary["worse"] == 0
+    assert summary["gain"] == pytest.approx(2.0) and summary["estimate_gain"] == pytest.approx(0.5)
+    again = BenchReport.from_json(BenchReport("d", ["input", "m"], scores).to_json())
+    assert again.summary()["m"] == summary

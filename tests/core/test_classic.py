@@ -103,7 +103,8 @@ def test_deterministic_for_a_seed_and_reports_progress() -> None:
 def test_kernel_size_rules() -> None:
     assert default_kernel_size((255, 255)) == 25
     assert default_kernel_size((40, 300)) == 7
-    assert default_kernel_size((2000, 3000)) == 35
+    assert default_kernel_size((600, 900)) == 61
+    assert default_kernel_size((2000, 3000)) == 75
     assert kernel_size((255, 255), None, 31) == 31 and kernel_size((255, 255), 9, 31) == 9
     with pytest.raises(InputError, match="too large for a 40x300 image"):
         kernel_size((40, 300), 21)

@@ -136,7 +136,7 @@ def test_blur_refuses_an_unwritable_output_before_reading(tmp_path: Path) -> Non
 
 def test_run_help_states_the_default_kernel_size_rule() -> None:
     text = " ".join(CliRunner().invoke(main, ["run", "--help"], terminal_width=200).output.split())
-    assert "min(H, W) // 10 made odd, within [7, 35]" in text
+    assert "min(H, W) // 10 made odd, within [7, 75]" in text
 
 
 def test_a_shortcut_for_a_slot_the_method_lacks_is_one_line(photo: Path, tmp_path: Path) -> None:

@@ -140,9 +140,14 @@ def test_unknown_parameters_are_refused_before_anything_runs(toy_registry: Regis
 
 def test_run_builds_with_method_defaults_and_overrides(toy_registry: Registry) -> None:
     image = torch.full((1, 1, 8, 8), 0.25)
-    result = run(image, "toy", registry=toy_registry, seed=7)
+    # the toy doubles its input, which its delta kernel cannot explain: kept by fallback=False
+    result = run(image, "toy", registry=toy_registry, seed=7, fallback=False)
     assert torch.allclose(result.image, torch.full_like(image, 0.5))
-    result = run(image, "toy", registry=toy_registry, prior={"weight": 3.0}, solver={"offset": 0.5})
+    assert not result.confidence[0].reliable
+    assert torch.equal(run(image, "toy", registry=toy_registry).image, image), "the input handed back"
+    result = run(
+        image, "toy", registry=toy_registry, prior={"weight": 3.0}, solver={"offset": 0.5}, fallback=False
+    )
     assert torch.allclose(result.image, torch.ones_like(image)), "clipped once at output"
     assert result.config["solver"]["slots"]["prior"]["params"] == {"weight": 3.0}
     assert result.config["method"] == "toy" and result.config["seen"] == 0

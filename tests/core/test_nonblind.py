@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from deblur.errors import InputError
+from deblur.observation import SATURATION, saturation_mask
 from deblur.operators import convolve
 from deblur.operators.padding import kernel_pads
 from deblur.priors import L0Gradient, TotalVariation
@@ -213,6 +214,10 @@ def test_bad_settings() -> None:
         HQSDeconvolver(beta_rate=1.0)
     with pytest.raises(InputError, match="boundary"):
         HQSDeconvolver(boundary="mirror")
+    with pytest.raises(InputError, match="saturation"):
+        HQSDeconvolver(saturation=1.5)
+    with pytest.raises(InputError, match="noise_weight"):
+        HQSDeconvolver(noise_weight=-4)
     with pytest.raises(InputError, match="regularizer"):
         WienerDeconvolver(regularizer="laplace")
     with pytest.raises(InputError, match="iterations"):
@@ -221,3 +226,28 @@ def test_bad_settings() -> None:
         ConjugateGradient(iterations=0)
     with pytest.raises(InputError, match="weight"):
         cg_deconvolve(y, k, weight=-1.0)
+
+
+def test_clipped_lights_are_left_out_instead_of_ringing() -> None:
+    """A light source clipped after the blur is not fitted: the scene around it rings far less."""
+    k = _motion_kernel()
+    h, w = k.shape[-2:]
+    latent = 0.5 * _scene(SIZE + max(h, w))[..., : SIZE + h - 1, : SIZE + w - 1]
+    latent[..., 20:24, 20:24] = 8.0  # a lamp eight times full scale
+    y = convolve(latent, k, boundary="valid").clamp(0, 1)
+    left, _, top, _ = kernel_pads(h, w)
+    sharp = latent[..., top : top + SIZE, left : left + SIZE]
+    far = saturation_mask(y, grow=6).logical_not().expand_as(y)
+    plain = _psnr(hqs_deconvolve(y, k)[far], sharp[far])
+    masked = _psnr(hqs_deconvolve(y, k, saturation=SATURATION)[far], sharp[far])
+    assert masked > plain + 3, (plain, masked)
+
+
+def test_noise_weight_raises_the_prior_on_a_noisy_photo(valid_case) -> None:
+    sharp, y, k = valid_case
+    noisy = y + 0.02 * torch.randn(y.shape, generator=torch.Generator().manual_seed(3))
+    weak = _psnr(hqs_deconvolve(noisy, k, weight=1e-5), sharp)
+    adapted = _psnr(hqs_deconvolve(noisy, k, weight=1e-5, noise_weight=4.0), sharp)
+    assert adapted > weak + 2, (weak, adapted)
+    quiet = hqs_deconvolve(y, k, weight=1e-3, noise_weight=4.0)
+    assert torch.equal(quiet, hqs_deconvolve(y, k, weight=1e-3)), "a prior above 4 sigma^2 is kept"

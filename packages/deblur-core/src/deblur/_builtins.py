@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from deblur.plugins.hookspecs import hookimpl
 from deblur.plugins.records import (
     LEVIN_BLIND,
+    REALISTIC,
+    REALISTIC_BLIND,
     BenchmarkRecord,
     BenchRun,
     KernelRepresentationRecord,
@@ -20,7 +22,7 @@ from deblur.plugins.records import (
     ScriptRun,
     SolverRecord,
 )
-from deblur.plugins.slots import ANY_FORWARD, FFT_FORWARD
+from deblur.plugins.slots import ANY_FORWARD, FFT_FORWARD, PHOTO_NONBLIND
 
 KRISHNAN = "Krishnan & Fergus, Fast image deconvolution using hyper-Laplacian priors, NeurIPS 2009"
 PAN = "Pan, Hu, Su & Yang, Deblurring text images via L0-regularized intensity and gradient prior, CVPR 2014"
@@ -236,7 +238,11 @@ def deblur_methods() -> Iterator[MethodRecord]:
             "nonblind.prior": "hyper-laplacian",
         },
         # the kernel weight is deblur.solvers.classic.KERNEL_PRIOR_WEIGHT (this module must not import torch)
-        params={"kernel_prior": {"weight": 4.0}, "nonblind.prior": {"weight": 1e-4}},
+        params={
+            "kernel_prior": {"weight": 4.0},
+            "nonblind": PHOTO_NONBLIND,
+            "nonblind.prior": {"weight": 1e-4},
+        },
         citation=f"{XU}; {PAN}",
     )
 
@@ -266,6 +272,17 @@ BENCHMARKS = (
         render="deblur.benchsections:levin_blind",
         runs=(BenchRun("levin-classic", ("classic",), table=LEVIN_BLIND, montages=True),),
         order=30,
+    ),
+    BenchmarkRecord(
+        name="realistic-blind",
+        title="Blind methods on realistic photos",
+        render="deblur.benchsections:realistic_blind",
+        runs=(
+            BenchRun(
+                "realistic-classic", ("classic",), dataset=REALISTIC, table=REALISTIC_BLIND, montages=True
+            ),
+        ),
+        order=40,
     ),
     BenchmarkRecord(
         name="real-photo",

@@ -21,6 +21,10 @@ Methods are registered method names (blind, run through :func:`deblur.run`) or `
 (the non-blind solver ``SOLVER`` given the dataset's true kernel, through :func:`deblur.deconvolve`).
 Every report's first row is ``input``, the blurred observation scored as it is: a method's gain over
 it is what deblurring bought.
+Blind methods are scored as ``deblur run`` hands them out: where the result's confidence
+(:mod:`deblur.confidence`) says unreliable, the run falls back to the input, the report counts it under
+"fell back" and ``estimate_psnr`` keeps the score of the estimate that was not handed out ("estimate
+gain" is the mean gain had every estimate been kept).
 
 Scores per image follow Levin's protocol (:func:`deblur.metrics.levin_compare`: 15 px border crop, best
 shift within +-5 px in quarter pixels) on the estimate clipped to [0, 1]: PSNR, SSIM, the error ratio
@@ -339,6 +343,8 @@ class ImageScore:
     mnc: float | None = None
     shift: tuple[float, float] = (0.0, 0.0)
     category: str | None = None
+    confidence: dict[str, Any] | None = None
+    estimate_psnr: float | None = None
 
 
 def score(item: BenchItem, method: str, result: Result, seconds: float) -> ImageScore:
@@ -355,7 +361,24 @@ def score(item: BenchItem, method: str, result: Result, seconds: float) -> Image
     mnc = None
     if item.kernel is not None and result.kernel is not None:
         mnc = float(kernel_mnc(result.kernel[:1].detach().to("cpu", torch.float32), item.kernel))
-    return ImageScore(item.name, method, s.psnr, s.ssim, seconds, ratio, mnc, s.shift, item.category)
+    confidence = result.confidence[0].as_dict() if result.confidence else None
+    estimate = result.extras.get("estimate")
+    estimate_psnr = None
+    if estimate is not None:  # the run fell back to the input: how the estimate itself scored
+        estimate_psnr = levin_compare(estimate.detach().to("cpu", torch.float32).clamp(0, 1), item.sharp).psnr
+    return ImageScore(
+        item.name,
+        method,
+        s.psnr,
+        s.ssim,
+        seconds,
+        ratio,
+        mnc,
+        s.shift,
+        item.category,
+        confidence,
+        estimate_psnr,
+    )
 
 
 def machine_info() -> dict[str, Any]:
@@ -418,9 +441,20 @@ class BenchReport:
             s.image: s.psnr - inputs[s.image] for s in self.scores if s.method == method and s.image in inputs
         }
 
+    def estimate_gains(self, method: str) -> dict[str, float]:
+        """As :meth:`gains`, for the estimates themselves: where a run fell back to the input, the gain
+        the estimate it did not hand out would have had."""
+        inputs = {s.image: s.psnr for s in self.scores if s.method == INPUT}
+        return {
+            s.image: (s.psnr if s.estimate_psnr is None else s.estimate_psnr) - inputs[s.image]
+            for s in self.scores
+            if s.method == method and s.image in inputs
+        }
+
     def summary(self) -> dict[str, dict[str, float | int | None]]:
         """Per method: image count, mean PSNR/SSIM/MNC, the mean PSNR gain over the input and how many
-        images came out worse than their input, share of error ratio <= 2 and <= 3, seconds."""
+        images came out worse than their input, how many fell back to the input and the estimates' mean
+        gain, share of error ratio <= 2 and <= 3, seconds."""
         out = {}
         for m in self.methods:
             rows = [s for s in self.scores if s.method == m]
@@ -431,6 +465,10 @@ class BenchReport:
                 "psnr": _mean([s.psnr for s in rows]),
                 "gain": _mean(gains),
                 "worse": sum(g < 0 for g in gains) if gains else None,
+                "fallback": sum(bool(s.confidence["fallback"]) for s in rows)
+                if rows and all(s.confidence for s in rows)
+                else None,  # runs made before results carried a confidence
+                "estimate_gain": _mean(list(self.estimate_gains(m).values())) if m != INPUT else None,
                 "ssim": _mean([s.ssim for s in rows]),
                 "error_ratio_le2": _share([s.error_ratio for s in rows], 2.0),
                 "error_ratio_le3": _share([s.error_ratio for s in rows], 3.0),
@@ -506,14 +544,15 @@ class BenchReport:
 
         lines = [f"# Benchmark: {self.dataset}", ""]
         lines += [
-            "| method | images | PSNR (dB) | gain (dB) | worse than input | SSIM | ER <= 2 | ER <= 3 "
-            "| kernel MNC | s/image median | s/image mean |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| method | images | PSNR (dB) | gain (dB) | worse than input | fell back | estimate gain (dB) "
+            "| SSIM | ER <= 2 | ER <= 3 | kernel MNC | s/image median | s/image mean |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for m, s in self.summary().items():
             lines.append(
                 f"| {m} | {s['images']} | {num(s['psnr'], '.2f')} | {num(s['gain'], '+.2f')} | "
-                f"{num(s['worse'], 'd')} | {num(s['ssim'], '.3f')} | "
+                f"{num(s['worse'], 'd')} | {num(s['fallback'], 'd')} | {num(s['estimate_gain'], '+.2f')} | "
+                f"{num(s['ssim'], '.3f')} | "
                 f"{pct(s['error_ratio_le2'])} | {pct(s['error_ratio_le3'])} | {num(s['mnc'], '.3f')} | "
                 f"{num(s['seconds_median'], '.1f')} | {num(s['seconds_mean'], '.1f')} |"
             )

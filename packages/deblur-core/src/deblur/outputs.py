@@ -95,6 +95,7 @@ def write_result(
             "timings": result.timings,
             "history": result.history,
             "config": result.config,
+            "confidence": [c.as_dict() for c in result.confidence],
             "versions": {"torch": torch.__version__, **(report or {})},
         }
         (staging / files["report.json"]).write_text(json.dumps(document, indent=2, default=str))

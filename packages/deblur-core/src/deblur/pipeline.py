@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from deblur.errors import CompositionError, InputError
@@ -281,9 +281,14 @@ def run(
     registry: Registry | None = None,
     components: Mapping[str, str] | None = None,
     params: Mapping[str, Mapping[str, Any]] | None = None,
+    fallback: bool = True,
     **overrides: Any,
 ) -> Result:
     """Deblur ``image`` with a registered method; the Python twin of ``deblur run``.
+
+    Every result with a kernel carries its :class:`~deblur.confidence.Confidence` per batch item. Where
+    it says unreliable and ``fallback`` is set, that item's image is the input (clipped to [0, 1]) and
+    the estimate is kept as ``extras["estimate"]``.
 
     Args:
         image: a path, a numpy array (H, W[, C]) or a tensor (H, W), (C, H, W) or (B, C, H, W).
@@ -295,6 +300,7 @@ def run(
         registry: the registry to use; default: the installed plugins.
         components, params: overrides by slot path, e.g. ``{"nonblind.prior": "tv"}`` and
             ``{"solver": {"iterations": 50}}``.
+        fallback: hand back the input where the confidence says the estimate is unreliable.
         **overrides: shorthand for top-level slots: a string picks a component
             (``kernel_prior="kernel-l2"``), a dict sets parameters (``solver={"iterations": 50}``).
     """
@@ -317,6 +323,19 @@ def run(
     ctx = RunContext(kernel_size=kernel_size, seed=seed, device=target, progress=progress or silent)
     result = solver(x, ctx)
     result.image = result.image.clamp(0.0, 1.0)
+    if result.kernel is not None:
+        from deblur.confidence import assess
+
+        kernels = result.kernel.expand(len(x), -1, -1, -1)
+        result.confidence = [
+            assess(x[b : b + 1], result.image[b : b + 1], kernels[b : b + 1]) for b in range(len(x))
+        ]
+        unreliable = [b for b, c in enumerate(result.confidence) if not c.reliable]
+        if fallback and unreliable:
+            result.extras["estimate"] = result.image.clone()
+            for b in unreliable:
+                result.image[b] = x[b].clamp(0.0, 1.0)
+                result.confidence[b] = replace(result.confidence[b], fallback=True)
     result.timings["total"] = time.perf_counter() - start
     result.config = {
         **plan.config(),

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
+
+if TYPE_CHECKING:
+    from deblur.confidence import Confidence
 
 
 @dataclass
@@ -25,6 +28,9 @@ class Result:
         history: loss curves by name, one float per iteration.
         timings: seconds by phase name.
         config: the fully resolved configuration of the run (JSON-serialisable).
+        confidence: per batch item, how far the result can be trusted
+            (:class:`deblur.confidence.Confidence`), attached by :func:`deblur.run` to results with a
+            kernel; empty otherwise.
     """
 
     image: torch.Tensor
@@ -36,3 +42,4 @@ class Result:
     history: dict[str, list[float]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
+    confidence: list[Confidence] = field(default_factory=list)

@@ -15,8 +15,8 @@ from deblur.plugins import (
     SolverRecord,
     hookimpl,
 )
-from deblur.plugins.records import LEVIN_ABLATION, LEVIN_BLIND
-from deblur.plugins.slots import ESTIMATOR_FORWARD, kernel_rep_slot
+from deblur.plugins.records import LEVIN_ABLATION, LEVIN_BLIND, REALISTIC, REALISTIC_BLIND, REALISTIC_SUBSET
+from deblur.plugins.slots import ESTIMATOR_FORWARD, PHOTO_NONBLIND, kernel_rep_slot
 
 DIPMC = (
     "Li, Nan & Ji, Un-supervised learning for blind image deconvolution via Monte-Carlo sampling, "
@@ -64,6 +64,7 @@ FAST = {
     "solver": {"crop": 128, "kernel_threshold": 0.05, "threads": 1},
     "refiner": {"iterations": 5, "kernel_threshold": 0.02},
     "refiner.kernel_prior": {"weight": 4.0},
+    "nonblind": PHOTO_NONBLIND,
 }
 
 
@@ -174,6 +175,15 @@ def deblur_benchmarks() -> Iterator[BenchmarkRecord]:
         render="deblur_dipmc.benchmarks:refinement",
         runs=(
             full,
+            # gathered into core's realistic table: the refinement is what carries DIP-MC's window
+            # estimate to a 1000 px photo
+            BenchRun(
+                "realistic-dipmc",
+                ("dipmc",),
+                dataset=REALISTIC,
+                images=REALISTIC_SUBSET,
+                table=REALISTIC_BLIND,
+            ),
             BenchRun(
                 "levin-dipmc-no-refine",
                 ("dipmc",),

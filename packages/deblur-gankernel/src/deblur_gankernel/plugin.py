@@ -15,8 +15,8 @@ from deblur.plugins import (
     TrainerRecord,
     hookimpl,
 )
-from deblur.plugins.records import LEVIN_ABLATION, LEVIN_BLIND
-from deblur.plugins.slots import ESTIMATOR_FORWARD, kernel_rep_slot
+from deblur.plugins.records import LEVIN_ABLATION, LEVIN_BLIND, REALISTIC, REALISTIC_BLIND, REALISTIC_SUBSET
+from deblur.plugins.slots import ESTIMATOR_FORWARD, PHOTO_NONBLIND, kernel_rep_slot
 
 GANKERNEL = (
     "Zhang, Yue, Wang, Zhao & Meng, Blind image deconvolution by generative-based kernel prior and "
@@ -41,8 +41,9 @@ PAPER = {
 }
 
 #: The CPU preset: the estimator's defaults on a 128 px textured window, one torch thread (the networks
-#: are small); 31 px kernels by default, the size of the first shipped generator.
-FAST = {"solver": {"kernel_size": 31, "crop": 128, "threads": 1}}
+#: are small); 31 px kernels by default, the size of the first shipped generator; core's photo settings
+#: of the non-blind step.
+FAST = {"solver": {"kernel_size": 31, "crop": 128, "threads": 1}, "nonblind": PHOTO_NONBLIND}
 COMPONENTS = {"estimator": "gankernel", "estimator.kernel_rep": "gan-latent", "nonblind": "hqs"}
 
 
@@ -142,6 +143,14 @@ def deblur_benchmarks() -> Iterator[BenchmarkRecord]:
         render="deblur_gankernel.benchmarks:levin",
         runs=(
             BenchRun("levin-gankernel", ("gankernel",), args=LEVIN, table=LEVIN_BLIND, montages=True),
+            BenchRun(  # the larger shipped generator: it holds six of the eight kernels (not 61, 65 px)
+                "realistic-gankernel",
+                ("gankernel",),
+                dataset=REALISTIC,
+                args=("--kernel-size", "55"),
+                images=REALISTIC_SUBSET,
+                table=REALISTIC_BLIND,
+            ),
             *(
                 BenchRun(
                     name,

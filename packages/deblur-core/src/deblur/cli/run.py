@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     "--kernel-size",
     type=int,
     help="Odd kernel support in pixels, at most half the smaller image side. Default: the method's rule; "
-    "core's, used by classic, is min(H, W) // 10 made odd, within [7, 35]. Set it for larger shake.",
+    "core's, used by classic, is min(H, W) // 10 made odd, within [7, 75]. Set it for larger shake.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random draw.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto.")
@@ -54,6 +54,12 @@ if TYPE_CHECKING:
 @click.option("--image-prior", help="Fill the method's one slot named image_prior (any depth) with NAME.")
 @click.option("--kernel-rep", help="Fill the method's one slot named kernel_rep (e.g. estimator.kernel_rep).")
 @click.option("--nonblind", help="Shortcut for --use nonblind=NAME.")
+@click.option(
+    "--no-fallback",
+    is_flag=True,
+    help="Write the estimate even where its confidence says it may be worse than the input "
+    "(by default the input is kept as the result there, the estimate written beside it, with a warning).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.pass_obj
 def run_command(
@@ -70,6 +76,7 @@ def run_command(
     image_prior: str | None,
     kernel_rep: str | None,
     nonblind: str | None,
+    no_fallback: bool,
     quiet: bool,
 ) -> None:
     """Deblur INPUTS with METHOD; write the image, kernel (PNG, .npy) and a JSON report per input."""
@@ -108,6 +115,7 @@ def run_command(
                 registry=registry,
                 components=components,
                 params=params,
+                fallback=not no_fallback,
             )
         extension = (
             path.suffix.lower()
@@ -125,6 +133,9 @@ def run_command(
         )
         seconds = result.timings.get("total", 0.0)
         click.echo(f"{path}: {out_dir / files['deblurred' + extension]} ({seconds:.1f} s)")
+        for confidence in result.confidence:
+            if not confidence.reliable:
+                click.echo(f"deblur: warning: {path}: {confidence.warning()}", err=True)
 
 
 def shortcut_paths(plan: Plan, shortcuts: dict[str, str | None]) -> dict[str, str]:

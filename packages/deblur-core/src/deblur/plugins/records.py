@@ -233,6 +233,16 @@ LEVIN_BLIND = "levin-blind"
 #: Levin's four largest kernels (27, 23, 23, 21 px), each on its own scene: where ablations run when
 #: the whole set costs too much on a CPU.
 LEVIN_ABLATION = ("im01_ker04", "im02_ker07", "im03_ker08", "im04_ker06")
+#: The table tag that gathers every package's run on the realistic set into one table.
+REALISTIC_BLIND = "realistic-blind"
+#: The realistic set of the benchmarks page: cases 0-39 of :mod:`deblur.data.realistic`, held out
+#: (classic's robustness settings were chosen on cases 40-51).
+REALISTIC = "realistic:40"
+#: Its first eight cases, two of each category in gray and in colour: where methods that cost minutes
+#: an image on a CPU run.
+REALISTIC_SUBSET = tuple(
+    f"realistic{i:03d}-{kind}" for i, kind in enumerate(("plain", "saturated", "text", "large") * 2)
+)
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 

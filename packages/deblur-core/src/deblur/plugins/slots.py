@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from deblur.plugins.records import Requirement
 
-__all__ = ["ANY_FORWARD", "ESTIMATOR_FORWARD", "FFT_FORWARD", "kernel_rep_slot"]
+__all__ = ["ANY_FORWARD", "ESTIMATOR_FORWARD", "FFT_FORWARD", "PHOTO_NONBLIND", "kernel_rep_slot"]
 
 #: A non-blind solver that inverts one kernel by FFT.
 FFT_FORWARD = Requirement(
@@ -22,6 +22,13 @@ ESTIMATOR_FORWARD = Requirement(
     default="uniform",
     summary="blur model of the data term, built from the kernel being estimated",
 )
+
+
+#: Core's ``hqs`` set for photos, the ``nonblind`` parameters of every method's recipe: clipped pixels
+#: left out (at the top 8-bit level, deblur.observation.SATURATION; this module must not import torch)
+#: and the prior raised to 4 sigma^2 of the photo's noise. Neither acts on Levin's captures, which
+#: have no clipped region and noise of about 0.001.
+PHOTO_NONBLIND = {"saturation": 0.998, "noise_weight": 4.0}
 
 
 def kernel_rep_slot(default: str) -> Requirement:

@@ -37,8 +37,9 @@ import math
 
 import torch
 
-from deblur.checks import count, positive
+from deblur.checks import count, positive, within
 from deblur.errors import InputError
+from deblur.observation import noise_level, saturation_mask
 from deblur.operators.base import LinearOperator, OperatorBuilder, build_operator
 from deblur.operators.fft import psf2otf
 from deblur.priors.base import GradientPrior
@@ -82,6 +83,8 @@ def hqs_deconvolve(
     beta_rate: float = 2.0,
     beta_max: float = 1.0,
     mu_ratio: float = 10.0,
+    saturation: float | None = None,
+    noise_weight: float | None = None,
 ) -> torch.Tensor:
     """Deconvolve ``y`` (B, C, H, W) with the kernel ``k`` (B|1, 1, h, w); returns (B, C, H, W), unclipped.
 
@@ -94,6 +97,14 @@ def hqs_deconvolve(
         iterations: splitting iterations per ``beta`` value.
         beta_init, beta_rate, beta_max: the continuation ``beta = beta_init * beta_rate ** j <= beta_max``.
         mu_ratio: data-split penalty over ``beta``.
+        saturation: pixels of a channel at or above this level (grown by one pixel) are left out of
+            ``M``: clipped light sources are not fitted, so they do not ring (the hard outlier mask of
+            Cho, Wang & Lee, "Handling outliers in non-blind image deconvolution", ICCV 2011); ``None``
+            fits every pixel.
+        noise_weight: when set, the prior's weight is raised to at least ``noise_weight * sigma^2``, with
+            ``sigma`` the noise of ``y`` (:func:`deblur.observation.noise_level`): the data term is
+            scaled down instead, which is the same minimiser. About 4 suits photos (measured on the
+            realistic set); ``None`` keeps the prior's weight whatever the noise.
     """
     k = check_inputs(y, k, boundary)
     if prior is None:
@@ -108,8 +119,15 @@ def hqs_deconvolve(
     grid = (N1, N2)
     K = psf2otf(k, grid)
     den = mu_ratio * K.abs().square() + gradient_spectrum(grid, y.dtype, y.device)
-    mask = embed(torch.ones_like(y[:1, :1]), top, left, grid, "zero")
-    My = embed(y, top, left, grid, "zero")
+    fitted = torch.ones_like(y[:1, :1])
+    if saturation is not None:
+        level = within("saturation", saturation, 0.0, 1.0)
+        fitted = (~saturation_mask(y.flatten(0, 1)[:, None], level).view_as(y)).to(y.dtype)
+    if noise_weight is not None and prior.weight > 0:
+        wanted = positive("noise_weight", noise_weight) * noise_level(y) ** 2
+        fitted = fitted * min(1.0, prior.weight / wanted) if wanted > 0 else fitted
+    mask = embed(fitted, top, left, grid, "zero")
+    My = embed(y * fitted, top, left, grid, "zero")
     x = embed(y, top, left, grid, "replicate")
     Kx = torch.fft.irfft2(torch.fft.rfft2(x) * K, s=grid)
     d = torch.zeros_like(x)
@@ -150,6 +168,8 @@ class HQSDeconvolver:
         beta_rate: float = 2.0,
         beta_max: float = 1.0,
         mu_ratio: float = 10.0,
+        saturation: float | None = None,
+        noise_weight: float | None = None,
         forward: OperatorBuilder | None = None,
     ) -> None:
         if prior is None:
@@ -158,6 +178,10 @@ class HQSDeconvolver:
             raise InputError(f"HQS needs a gradient prior with shrink(v, beta), got {prior!r}")
         self.forward = forward_builder(forward, boundary)
         _continuation_steps(iterations, beta_init, beta_rate, beta_max, mu_ratio)
+        if saturation is not None:
+            within("saturation", saturation, 0.0, 1.0)
+        if noise_weight is not None:
+            positive("noise_weight", noise_weight)
         self.prior = prior
         self.params = {
             "iterations": iterations,
@@ -165,6 +189,8 @@ class HQSDeconvolver:
             "beta_rate": beta_rate,
             "beta_max": beta_max,
             "mu_ratio": mu_ratio,
+            "saturation": saturation,
+            "noise_weight": noise_weight,
         }
 
     def __call__(self, y: torch.Tensor, k: torch.Tensor | LinearOperator) -> torch.Tensor:

@@ -1,0 +1,123 @@
+r"""How far a blind result can be trusted, measured on its own observation (no ground truth).
+
+A blind method can hand back a worse photo than it was given: a wrong kernel deconvolves into ringing
+echoes and amplified noise. :func:`assess` measures, for a result with a uniform kernel, three things a
+wrong estimate spoils:
+
+- ``kernel_focus``: the share of the kernel's mass in its largest 8-connected blob (entries above 5% of
+  the peak). A camera-shake kernel is one connected trajectory; a scattered cloud means the estimate
+  fitted texture or noise.
+- ``reblur``: the RMS of ``k * x - y`` over the interior, clipped pixels left out, in units of the
+  observation's noise (:func:`deblur.observation.noise_level`): how well the estimate, as handed out
+  (in [0, 1]), explains the observation. A sound estimate explains it down to the noise (about 1); a
+  wrong kernel cannot be inverted into an image in range that reblurs to ``y``, and leaves several
+  noise levels (5-12 measured).
+- ``noise_gain``: the noise level of the estimate over that of the observation, recorded for the user
+  but not part of the rule (a correct deconvolution of a dense texture raises it as much as ringing).
+
+The result is ``reliable`` when the kernel is focused and explains the observation (thresholds
+:data:`MIN_FOCUS`, :data:`MAX_REBLUR`, calibrated on the realistic set's tuning cases and checked
+on the others, see docs/benchmarks.md). :func:`deblur.run` attaches the assessment to every result
+that has a kernel; where it says unreliable, it falls back to the input (the most conservative
+estimate: a photo is never made worse without notice), keeps the estimate as ``extras["estimate"]``
+and ``deblur run`` prints a one-line warning (``--no-fallback`` keeps the estimate as the result).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from deblur.observation import SATURATION, luminance, noise_level, saturation_mask
+
+__all__ = ["MAX_REBLUR", "MIN_FOCUS", "Confidence", "assess", "kernel_focus"]
+
+MIN_FOCUS = 0.6
+"""Least share of the kernel's mass in its main blob for a reliable result."""
+
+MAX_REBLUR = 4.0
+"""Largest reblur error, in units of the observation's noise, for a reliable result."""
+
+QUANTISATION = 1 / (255 * 12**0.5)
+"""The noise floor of an 8-bit image (uniform rounding error), the unit of ``reblur`` on clean images."""
+
+
+@dataclass(frozen=True)
+class Confidence:
+    """The measured trust in a result; ``reasons`` says why it is not ``reliable`` (empty when it is);
+    ``fallback`` is set when :func:`deblur.run` handed back the input instead of the estimate."""
+
+    reliable: bool
+    kernel_focus: float
+    noise_gain: float
+    reblur: float
+    noise: float
+    reasons: tuple[str, ...] = ()
+    fallback: bool = False
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready: ``None`` for a measure that could not be taken (an image too small)."""
+        values = {
+            key: None if isinstance(v, float) and not math.isfinite(v) else v
+            for key, v in asdict(self).items()
+        }
+        return {**values, "reasons": list(self.reasons)}
+
+    def warning(self) -> str:
+        """One line for the user: why the estimate is not trusted and what was done about it."""
+        done = "; the input is kept as the result, the estimate beside it" if self.fallback else ""
+        return "the estimate may be worse than the input: " + "; ".join(self.reasons) + done
+
+
+def kernel_focus(k: torch.Tensor, threshold: float = 0.05) -> float:
+    """Share of the mass of ``k`` (h, w) in its largest 8-connected blob of entries above ``threshold``
+    of the peak (1 for one connected trajectory)."""
+    arr = k.detach().to("cpu", torch.float64).clamp_min(0).numpy()
+    if arr.max() <= 0:
+        return 0.0
+    labels, n = ndimage.label(arr > threshold * arr.max(), structure=np.ones((3, 3)))
+    mass = ndimage.sum(arr, labels, index=np.arange(1, n + 1))
+    return float(mass.max() / arr.sum())
+
+
+def _reblur_error(y: torch.Tensor, x: torch.Tensor, k: torch.Tensor) -> float:
+    """RMS of ``k * x - y`` on the interior where the blur of ``x`` (on ``y``'s grid) is fully seen,
+    clipped pixels left out."""
+    from deblur.operators.uniform import convolve
+
+    h, w = k.shape[-2:]
+    if y.shape[-2] <= 2 * h or y.shape[-1] <= 2 * w:
+        return float("nan")
+    reblurred = convolve(x, k, boundary="valid")
+    observed = y[..., h // 2 : y.shape[-2] - h // 2, w // 2 : y.shape[-1] - w // 2]
+    fitted = ~saturation_mask(observed, SATURATION)
+    diff = (reblurred - observed)[fitted.expand_as(observed)]
+    return float(diff.square().mean().sqrt()) if diff.numel() else float("nan")
+
+
+def assess(y: torch.Tensor, image: torch.Tensor, kernel: torch.Tensor) -> Confidence:
+    """The confidence in a restored ``image`` (1, C, H, W) with the uniform ``kernel`` (1, 1, h, w) of
+    the observation ``y`` (1, C, H, W); batches are assessed item by item by the caller."""
+    gray_y, gray_x = luminance(y.detach()).double(), luminance(image.detach()).double()
+    sigma = noise_level(gray_y)
+    focus = kernel_focus(kernel[0, 0])
+    gain = noise_level(gray_x) / sigma if sigma > 0 else float("nan")
+    reblur = _reblur_error(gray_y, gray_x, kernel.detach().double().to(gray_y.device))
+    reasons = []
+    if focus < MIN_FOCUS:
+        reasons.append(f"the kernel is scattered ({focus:.0%} of its mass in its main stroke)")
+    reblur /= max(sigma, QUANTISATION)
+    if math.isfinite(reblur) and reblur > MAX_REBLUR:  # NaN: an image too small to measure
+        reasons.append(f"it explains the photo only to {reblur:.1f} times its noise")
+    return Confidence(
+        reliable=not reasons,
+        kernel_focus=focus,
+        noise_gain=gain,
+        reblur=reblur,
+        noise=sigma,
+        reasons=tuple(reasons),
+    )

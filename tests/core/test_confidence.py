@@ -1,0 +1,83 @@
+"""The confidence signal of every result with a kernel, the fallback to the input and the CLI warning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+import deblur
+import deblur.confidence
+from deblur.cli import main
+from deblur.confidence import Confidence, assess, kernel_focus
+from deblur.data.procedural import dead_leaves
+from deblur.data.synthetic import blur_image
+from deblur.io import write_image
+from deblur.kernels import motion_kernel
+from deblur.solvers import hqs_deconvolve
+
+
+def _case(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    latent = dead_leaves(160 + 14, g)
+    k = motion_kernel(15, generator=g)
+    return blur_image(latent, k, noise_sigma=0.01, generator=g), k
+
+
+def test_kernel_focus_is_the_main_stroke_share() -> None:
+    line = torch.zeros(9, 9)
+    line[4, 1:8] = 1 / 7
+    assert kernel_focus(line) == pytest.approx(1.0)
+    two = torch.zeros(9, 9)
+    two[1, 1], two[7, 7] = 0.5, 0.5
+    assert kernel_focus(two) == pytest.approx(0.5)
+
+
+def test_the_true_kernel_is_trusted_and_a_wrong_one_is_not() -> None:
+    y, k = _case()
+    good = assess(y, hqs_deconvolve(y, k, weight=4e-4).clamp(0, 1), k)
+    assert good.reliable and not good.reasons, good
+    assert 0.3 < good.reblur < 1.5, "a sound estimate explains the observation down to its noise"
+    assert 0.008 < good.noise < 0.016, "dense dead-leaves edges lift the estimate a little"
+    wrong = torch.zeros_like(k)
+    wrong[..., 7, 0:15] = 1 / 15  # a long horizontal streak for a curved shake
+    bad = assess(y, hqs_deconvolve(y, wrong, weight=1e-5).clamp(0, 1), wrong)
+    assert not bad.reliable and bad.reasons, bad
+    assert bad.reblur > good.reblur
+
+
+def _unreliable(*args: object) -> Confidence:
+    return Confidence(
+        reliable=False, kernel_focus=0.5, noise_gain=2.0, reblur=3.0, noise=0.01, reasons=("test",)
+    )
+
+
+def test_run_falls_back_to_the_input_and_keeps_the_estimate(monkeypatch: pytest.MonkeyPatch) -> None:
+    y, _ = _case(1)
+    kept = deblur.run(y, "classic", kernel_size=15, fallback=False)
+    assert kept.confidence and "estimate" not in kept.extras
+    monkeypatch.setattr(deblur.confidence, "assess", _unreliable)
+    result = deblur.run(y, "classic", kernel_size=15)
+    assert torch.equal(result.image, y.clamp(0, 1))
+    assert torch.equal(result.extras["estimate"], kept.image)
+    assert result.confidence[0].fallback and "input is kept" in result.confidence[0].warning()
+
+
+def test_cli_warns_in_one_line_and_writes_the_estimate_beside(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    y, _ = _case(2)
+    photo = tmp_path / "photo.png"
+    write_image(photo, y.clamp(0, 1), bit_depth=8)
+    monkeypatch.setattr(deblur.confidence, "assess", _unreliable)
+    out = CliRunner().invoke(main, ["run", "classic", str(photo), "-o", str(tmp_path / "out"), "-q"])
+    assert out.exit_code == 0, out.output
+    warnings = [line for line in out.output.splitlines() if line.startswith("deblur: warning:")]
+    assert len(warnings) == 1 and "photo.png" in warnings[0] and "test" in warnings[0]
+    assert (tmp_path / "out" / "photo-estimate.png").exists()
+    plain = CliRunner().invoke(
+        main, ["run", "classic", str(photo), "-o", str(tmp_path / "kept"), "-q", "--no-fallback"]
+    )
+    assert plain.exit_code == 0 and not (tmp_path / "kept" / "photo-estimate.png").exists()

@@ -28,9 +28,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from deblur.kernels import kernel_to_image
+from deblur.data import BlurredCrops
+from deblur.kernels import kernel_to_image, motion_kernel
 from deblur.metrics import kernel_mnc
-from deblur_gankernel.data import BlurredCrops, motion_kernels
 from deblur_gankernel.inversion import invert
 from deblur_gankernel.store import STORE, load_encoder, load_generator
 
@@ -45,7 +45,7 @@ def kernel_grid(size: int, columns: int, out: Path) -> Path:
     with torch.no_grad():
         generated = network(torch.randn(columns, network.config.latent, generator=g))
     length = tuple(network_length(size))
-    real = motion_kernels(size, columns, g, length=length)
+    real = motion_kernel(size, n=columns, generator=g, length_range=length)
     top, bottom = kernel_to_image(real, scale=4), kernel_to_image(generated, scale=4)
     gap = np.full((6, top.shape[1]), 128, dtype=np.uint8)
     path = out / f"gankernel-kernels-{size}.png"

@@ -9,14 +9,15 @@ import torch
 
 from deblur.data import (
     PHOTOS,
+    BlurredCrops,
     blur_image,
     dead_leaves,
     load_levin,
     skimage_photos,
     text_image,
-    training_pairs,
 )
 from deblur.errors import InputError
+from deblur.kernels import motion_kernel
 from deblur.metrics import levin_compare
 
 LEVIN = Path(__file__).resolve().parents[3] / "shared" / "benchdata" / "levin"
@@ -119,28 +120,41 @@ def test_blur_image_poisson_variance_scales_with_intensity():
         blur_image(x, delta(3), noise="salt")
 
 
-def test_training_pairs_shapes_alignment_and_determinism():
-    stream = training_pairs(3, 16, 7, noise_sigma=0.0, generator=4, batches=2)
-    batches = list(stream)
-    assert len(batches) == 2
-    blurry, sharp, kernel = batches[0]
+def test_blurred_crops_shapes_alignment_and_determinism():
+    data = BlurredCrops(7, 16, sources=("dead_leaves", "text"), noise=(0.0, 0.0))
+    blurry, kernel, sharp = data.triples(3, torch.Generator().manual_seed(4))
     assert blurry.shape == sharp.shape == (3, 1, 16, 16) and kernel.shape == (3, 1, 7, 7)
     assert torch.allclose(kernel.sum((-2, -1)), torch.ones(3, 1))
-    again = next(training_pairs(3, 16, 7, noise_sigma=0.0, generator=4))
-    assert all(torch.equal(a, b) for a, b in zip(batches[0], again, strict=True))
-    # sharp is aligned with blurry: blurring a padded sharp with the kernel "same" reproduces the interior.
+    again = data.triples(3, torch.Generator().manual_seed(4))
+    assert all(torch.equal(a, b) for a, b in zip((blurry, kernel, sharp), again, strict=True))
+    # sharp is aligned with blurry: blurring it "same" reproduces the interior.
     from deblur.operators import convolve
 
     inner = convolve(sharp, kernel, boundary="same", padding="zero")[..., 3:-3, 3:-3]
     assert torch.allclose(inner, blurry[..., 3:-3, 3:-3], atol=1e-5)
+    y, k = data.batch(3, torch.Generator().manual_seed(4))
+    assert torch.equal(y, blurry) and torch.equal(k, kernel)
 
 
-def test_training_pairs_colour_and_photos():
+def test_blurred_crops_photos_and_unknown_sources():
     pytest.importorskip("skimage")
-    blurry, sharp, _ = next(training_pairs(2, 24, 5, sources=("photos",), channels=3, generator=0))
-    assert blurry.shape == sharp.shape == (2, 3, 24, 24)
-    with pytest.raises(InputError, match="unknown training sources"):
-        next(training_pairs(sources=("video",)))
+    blurry, _, sharp = BlurredCrops(5, 24, sources=("photos",)).triples(2, torch.Generator().manual_seed(0))
+    assert blurry.shape == sharp.shape == (2, 1, 24, 24)
+    with pytest.raises(InputError, match="unknown image sources"):
+        BlurredCrops(9, 32, sources=("video",))
+
+
+def test_motion_kernels_cover_a_length_range_centred_on_the_simplex():
+    k = motion_kernel(15, n=8, generator=torch.Generator().manual_seed(0), length_range=(0.3, 1.0))
+    assert k.shape == (8, 1, 15, 15) and bool((k >= 0).all())
+    torch.testing.assert_close(k.sum((-2, -1)), torch.ones(8, 1))
+    rows = (k.sum(-1)[:, 0] * torch.arange(15.0)).sum(-1)
+    torch.testing.assert_close(rows, torch.full((8,), 7.0), atol=0.05, rtol=0)
+    short = motion_kernel(15, n=8, generator=torch.Generator().manual_seed(0), length_range=(0.2, 0.2))
+    spread = lambda k: float((k > 1e-3).sum())  # noqa: E731
+    assert spread(short) < spread(k)
+    with pytest.raises(InputError, match="length range"):
+        motion_kernel(15, length_range=(0.5, 0.2))
 
 
 # ------------------------------------------------------------------------------------------ Levin

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from deblur.errors import InputError
-from deblur_gankernel.data import BlurredCrops, motion_kernels
 from deblur_gankernel.encoder import EncoderConfig, KernelEncoder
 from deblur_gankernel.generator import Discriminator, GeneratorConfig, KernelGenerator, level_sizes
 from deblur_gankernel.inversion import invert, l1_distance
@@ -56,24 +55,6 @@ def test_encoder_maps_crops_of_any_size_to_codes() -> None:
     # standardised input: exposure does not change the code
     y = torch.rand(1, 1, 32, 32)
     torch.testing.assert_close(net(y), net(0.5 * y + 0.2), atol=1e-4, rtol=1e-4)
-
-
-def test_motion_kernels_are_centred_on_the_simplex() -> None:
-    k = motion_kernels(15, 8, torch.Generator().manual_seed(0))
-    assert k.shape == (8, 1, 15, 15) and bool((k >= 0).all())
-    torch.testing.assert_close(k.sum((-2, -1)), torch.ones(8, 1))
-    rows = (k.sum(-1)[:, 0] * torch.arange(15.0)).sum(-1)
-    torch.testing.assert_close(rows, torch.full((8,), 7.0), atol=0.05, rtol=0)
-    again = motion_kernels(15, 8, torch.Generator().manual_seed(0))
-    assert torch.equal(k, again)
-
-
-def test_blurred_crops_are_valid_blurs_of_the_right_size() -> None:
-    data = BlurredCrops(9, 32, sources=["dead_leaves", "text"])
-    y, k = data.batch(3, torch.Generator().manual_seed(0))
-    assert y.shape == (3, 1, 32, 32) and k.shape == (3, 1, 9, 9)
-    with pytest.raises(InputError, match="unknown image sources"):
-        BlurredCrops(9, 32, sources=["clouds"])
 
 
 def test_inversion_recovers_a_generated_kernel() -> None:

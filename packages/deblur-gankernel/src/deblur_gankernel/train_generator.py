@@ -1,6 +1,6 @@
 r"""``deblur train gankernel-generator``: adversarial training of the kernel generator (Sec. 3.3).
 
-Every step draws a fresh batch of camera-shake kernels (:func:`deblur_gankernel.data.motion_kernels`)
+Every step draws a fresh batch of camera-shake kernels (:func:`deblur.kernels.motion_kernel`)
 and latent codes :math:`z \sim \mathcal N(0, I)`, then takes one Adam step on the discriminator and
 one on the generator with the hinge loss (Lim & Ye 2017; Miyato et al. 2018)
 
@@ -34,11 +34,10 @@ import torch.nn.functional as F
 from deblur.checks import count, positive
 from deblur.context import torch_threads
 from deblur.errors import InputError
-from deblur.kernels import normalize
+from deblur.kernels import motion_kernel, normalize
 from deblur.metrics import kernel_mnc
 from deblur.training import Checkpoint, TrainSpec, check_params, final_losses, fit
 from deblur.weights import WeightCard, save_weights
-from deblur_gankernel.data import motion_kernels
 from deblur_gankernel.generator import Discriminator, GeneratorConfig, KernelGenerator
 from deblur_gankernel.inversion import invert
 from deblur_gankernel.store import STORE
@@ -99,7 +98,9 @@ class GanTraining:
 
     def step(self) -> None:
         """One discriminator and one generator step; appends ``L_D`` and ``L_G`` to the history."""
-        real = motion_kernels(self.config.size, self.batch, self.g, length=self.length).to(self.device)
+        real = motion_kernel(self.config.size, n=self.batch, generator=self.g, length_range=self.length).to(
+            self.device
+        )
         z = torch.randn(self.batch, self.config.latent, generator=self.g).to(self.device)
         self.generator.train()
         fake = self.generator(z)
@@ -148,7 +149,7 @@ def evaluate(
     """Card metrics on ``n`` held-out kernels: inversion MNC and sample-to-nearest-kernel MNC."""
     g = torch.Generator().manual_seed(seed + HELD_OUT)
     device = next(network.parameters()).device
-    held = motion_kernels(size, n, g, length=length).to(device)
+    held = motion_kernel(size, n=n, generator=g, length_range=length).to(device)
     z = invert(network, held, steps=steps)
     with torch.no_grad():
         inverted = float(kernel_mnc(network(z), held).mean())

@@ -7,7 +7,7 @@ code of its kernel (Eq. 4):
     \qquad z_n = \arg\min_z \|G_k(z) - k_n\|_1, \quad \lambda = 0.1
 
 Every step follows Algorithm 1 on a fresh batch of (blurry crop, kernel) pairs
-(:class:`deblur_gankernel.data.BlurredCrops`): the codes start at the encoder's prediction
+(:class:`deblur.data.BlurredCrops`): the codes start at the encoder's prediction
 :math:`z^{(0)} = E(y_n)` (line 4), take ``inner_steps`` Adam steps on the GAN-inversion loss
 :math:`\mathcal L_z` (line 5; :func:`deblur_gankernel.inversion.invert`), then the encoder takes
 ``outer_steps`` Adam steps on :math:`\mathcal L_E` (line 8). The encoder's learning rate follows Sec.
@@ -33,11 +33,11 @@ import torch
 
 from deblur.checks import count, fraction, positive
 from deblur.context import torch_threads
+from deblur.data import BlurredCrops
 from deblur.errors import InputError
 from deblur.metrics import kernel_mnc
 from deblur.training import Checkpoint, TrainSpec, check_params, final_losses, fit
 from deblur.weights import WeightCard, save_weights
-from deblur_gankernel.data import BlurredCrops
 from deblur_gankernel.encoder import EncoderConfig, KernelEncoder
 from deblur_gankernel.generator import KernelGenerator
 from deblur_gankernel.inversion import invert, l1_distance

@@ -5,11 +5,12 @@ from __future__ import annotations
 from deblur.data.levin import LevinImage, load_levin
 from deblur.data.photos import PHOTOS, skimage_photos
 from deblur.data.procedural import as_generator, dead_leaves, text_image
-from deblur.data.synthetic import SOURCES, blur_image, training_pairs
+from deblur.data.synthetic import SOURCES, BlurredCrops, blur_image
 
 __all__ = [
     "PHOTOS",
     "SOURCES",
+    "BlurredCrops",
     "LevinImage",
     "as_generator",
     "blur_image",
@@ -17,5 +18,4 @@ __all__ = [
     "load_levin",
     "skimage_photos",
     "text_image",
-    "training_pairs",
 ]

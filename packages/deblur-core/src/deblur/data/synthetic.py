@@ -9,14 +9,14 @@ images with random camera-shake kernels (:func:`deblur.kernels.motion_kernel`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import torch
 
 from deblur.data.procedural import as_generator, dead_leaves, text_image
 from deblur.errors import InputError
 
-__all__ = ["SOURCES", "blur_image", "training_pairs"]
+__all__ = ["SOURCES", "BlurredCrops", "blur_image"]
 
 SOURCES = ("dead_leaves", "text", "photos")
 
@@ -65,79 +65,92 @@ def blur_image(
     return y.clamp(0, 1) if clip else y
 
 
-def _crops(
-    images: Sequence[torch.Tensor], n: int, size: int, channels: int, g: torch.Generator
-) -> torch.Tensor:
-    """``n`` random square crops of side ``size``, randomly flipped: ``(n, channels, size, size)``."""
-    usable = [im for im in images if min(im.shape[-2:]) >= size]
-    if not usable:
-        raise InputError(f"no photo is at least {size}x{size}")
-    out = []
-    for i in torch.randint(len(usable), (n,), generator=g).tolist():
-        im = usable[i]
-        top = int(torch.randint(im.shape[-2] - size + 1, (1,), generator=g))
-        left = int(torch.randint(im.shape[-1] - size + 1, (1,), generator=g))
-        crop = im[..., top : top + size, left : left + size]
-        flips = [d for d, f in zip((-2, -1), torch.rand(2, generator=g).tolist(), strict=True) if f < 0.5]
-        crop = crop.flip(flips) if flips else crop
-        out.append(crop.expand(1, channels, -1, -1) if crop.shape[1] == 1 else crop[:, :channels])
-    return torch.cat(out)
+class BlurredCrops:
+    """Training batches of blurred gray crops and their camera-shake kernels, drawn on the fly.
 
+    Sharp latents ``(crop + size - 1)^2`` come from a source drawn uniformly among ``sources``
+    (``"dead_leaves"``, ``"text"``, ``"photos"``: random flipped crops of scikit-image's photos, left out
+    silently when scikit-image is missing); each is blurred "valid" (the crop is the part of ``k * x``
+    the latent determines) by its own kernel (:func:`deblur.kernels.motion_kernel`, path length
+    ``U(*length) * size``), plus Gaussian noise of a standard deviation drawn per crop from ``noise``.
+    Everything draws from one ``torch.Generator``: the same state gives the same batch.
 
-def training_pairs(
-    batch_size: int = 8,
-    size: int = 64,
-    kernel_size: int = 15,
-    *,
-    sources: Sequence[str] = ("dead_leaves", "text"),
-    channels: int = 1,
-    noise_sigma: float | tuple[float, float] = (0.0, 0.02),
-    noise: str = "gaussian",
-    generator: torch.Generator | int | None = None,
-    device: torch.device | str | None = None,
-    batches: int | None = None,
-) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """Yield ``(blurry, sharp, kernel)`` batches for training learned components.
-
-    Each sharp latent ``(size + kernel_size - 1)^2`` comes from a source drawn uniformly from
-    ``sources`` (``"dead_leaves"``, ``"text"``, ``"photos"``: random crops of scikit-image's photos);
-    it is blurred "valid" by its own motion kernel ``(batch_size, 1, kernel_size, kernel_size)``, plus
-    noise with a std drawn uniformly from ``noise_sigma`` (a range or a fixed value). ``blurry`` and the
-    returned ``sharp`` are ``(batch_size, channels, size, size)``: ``sharp`` is the latent's centre
-    crop, aligned pixel for pixel with ``blurry``. Infinite unless ``batches`` is given; the same
-    generator seed gives the same stream.
+    Args:
+        size: kernel support.
+        crop: side of the blurry crops.
+        sources: sharp image sources.
+        noise: range of the noise standard deviation.
+        length: kernel path-length range, fractions of ``size``.
     """
-    from deblur.kernels import motion_kernel
 
-    unknown = [s for s in sources if s not in SOURCES]
-    if unknown or not sources:
-        raise InputError(f"unknown training sources {unknown or sources}; choose from {', '.join(SOURCES)}")
-    if channels not in (1, 3) or batch_size < 1 or size < 1:
-        raise InputError(f"need channels 1 or 3 and positive sizes, got {channels}, {batch_size}, {size}")
-    lo, hi = (noise_sigma, noise_sigma) if isinstance(noise_sigma, (int, float)) else noise_sigma
-    g = as_generator(generator)
-    latent = size + kernel_size - 1
-    photos = None
-    if "photos" in sources:
-        from deblur.data.photos import skimage_photos
+    def __init__(
+        self,
+        size: int,
+        crop: int,
+        *,
+        sources: Sequence[str] = SOURCES,
+        noise: tuple[float, float] = (0.0, 0.01),
+        length: tuple[float, float] = (0.3, 1.0),
+    ) -> None:
+        unknown = [s for s in sources if s not in SOURCES]
+        if unknown or not sources:
+            raise InputError(
+                f"unknown image sources {unknown or list(sources)}; choose from {', '.join(SOURCES)}"
+            )
+        self.size, self.crop, self.noise, self.length = size, crop, noise, length
+        self.photos: list[torch.Tensor] = []
+        if "photos" in sources:
+            try:
+                from deblur.data.photos import skimage_photos
 
-        photos = list(skimage_photos(gray=channels == 1).values())
-    half = kernel_size // 2
-    count = 0
-    while batches is None or count < batches:
-        picks = torch.randint(len(sources), (batch_size,), generator=g).tolist()
-        sharp = torch.empty(batch_size, channels, latent, latent)
-        for src in set(picks):
-            idx = [i for i, p in enumerate(picks) if p == src]
-            name = sources[src]
-            if name == "photos":
-                sharp[idx] = _crops(photos, len(idx), latent, channels, g)
+                latent = crop + size - 1
+                self.photos = [p for p in skimage_photos().values() if min(p.shape[-2:]) >= latent]
+            except InputError:  # scikit-image is optional
+                self.photos = []
+        self.sources = tuple(s for s in sources if s != "photos" or self.photos)
+
+    def describe(self) -> str:
+        """One line for a weight card."""
+        lo, hi = self.length
+        return (
+            f"{self.crop} px gray crops of {', '.join(self.sources)}, 'valid' blur by camera-shake kernels "
+            f"(path length U({lo}, {hi}) x {self.size} px), Gaussian noise sigma U{tuple(self.noise)}"
+        )
+
+    def _photo_crop(self, side: int, g: torch.Generator) -> torch.Tensor:
+        im = self.photos[int(torch.randint(len(self.photos), (1,), generator=g))]
+        top = int(torch.randint(im.shape[-2] - side + 1, (1,), generator=g))
+        left = int(torch.randint(im.shape[-1] - side + 1, (1,), generator=g))
+        crop = im[..., top : top + side, left : left + side]
+        flips = [d for d, f in zip((-2, -1), torch.rand(2, generator=g).tolist(), strict=True) if f < 0.5]
+        return crop.flip(flips) if flips else crop
+
+    def sharp(self, n: int, g: torch.Generator) -> torch.Tensor:
+        """``n`` sharp latents ``(n, 1, crop + size - 1, crop + size - 1)``."""
+        side = self.crop + self.size - 1
+        out = []
+        for pick in torch.randint(len(self.sources), (n,), generator=g).tolist():
+            source = self.sources[pick]
+            if source == "photos":
+                out.append(self._photo_crop(side, g))
             else:
-                make = dead_leaves if name == "dead_leaves" else text_image
-                sharp[idx] = torch.cat([make(latent, g, channels=channels) for _ in idx])
-        kernel = motion_kernel(kernel_size, n=batch_size, generator=g)
-        sigma = lo + (hi - lo) * torch.rand(batch_size, generator=g)
-        sharp, kernel = sharp.to(device), kernel.to(device)
-        blurry = blur_image(sharp, kernel, noise_sigma=sigma.to(sharp.device), noise=noise, generator=g)
-        yield blurry, sharp[..., half : half + size, half : half + size].contiguous(), kernel
-        count += 1
+                out.append((dead_leaves if source == "dead_leaves" else text_image)(side, g))
+        return torch.cat(out)
+
+    def triples(self, n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(blurry, kernels, sharp)``: ``n`` blurry crops, their kernels and the sharp crops aligned
+        pixel for pixel with them (the latents' centres)."""
+        from deblur.kernels import motion_kernel
+
+        x = self.sharp(n, g)
+        k = motion_kernel(self.size, n=n, generator=g, length_range=self.length)
+        lo, hi = self.noise
+        sigma = lo + (hi - lo) * torch.rand(n, generator=g)
+        blurry = blur_image(x, k, noise_sigma=sigma, boundary="valid", generator=g)
+        half = self.size // 2
+        return blurry, k, x[..., half : half + self.crop, half : half + self.crop]
+
+    def batch(self, n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """A fresh batch of ``n`` (blurry crop, kernel) pairs."""
+        blurry, k, _ = self.triples(n, g)
+        return blurry, k

@@ -93,6 +93,7 @@ def motion_kernel(
     size: int = 31,
     *,
     length: float | None = None,
+    length_range: tuple[float, float] = (0.5, 1.0),
     anxiety: float | None = None,
     exposure: float = 1.0,
     n: int = 1,
@@ -108,7 +109,8 @@ def motion_kernel(
     it does not fit the support (1 px margin), and rendered with sub-pixel bilinear splatting: the PSF is
     the time the image spends at each position, normalised to sum 1, centre of mass at the centre.
 
-    ``length``: total path length in pixels (default ``U(0.5, 1) * size`` per kernel); ``anxiety``: shake
+    ``length``: total path length in pixels (default ``U(*length_range) * size`` per kernel, a range of
+    fractions of the support, so that one training set covers short and long blurs); ``anxiety``: shake
     intensity, 0 gives a straight line (default log-uniform in ``[5e-4, 1e-2]`` per kernel: smooth strokes
     to loops; the original ``U(0, 0.1)`` mostly gives compact blobs at 2000 samples). ``generator=None``
     means seed 0.
@@ -120,12 +122,15 @@ def motion_kernel(
         raise InputError(f"exposure must be in (0, 1], got {exposure}")
     if length is not None and not length > 0:
         raise InputError(f"length must be positive, got {length}")
+    lo, hi = length_range
+    if not 0 < lo <= hi:
+        raise InputError(f"kernel length range must satisfy 0 < low <= high, got {length_range}")
     if anxiety is not None and not 0 <= anxiety <= 1:
         raise InputError(f"anxiety must be in [0, 1], got {anxiety}")
     g = _generator(generator)
     u = torch.rand(n, 2, generator=g, dtype=torch.float64)
     ones = torch.ones(n, dtype=torch.float64)
-    lengths = (0.5 + 0.5 * u[:, 0]) * size if length is None else ones * length
+    lengths = (lo + (hi - lo) * u[:, 0]) * size if length is None else ones * length
     anx = 5e-4 * 20.0 ** u[:, 1] if anxiety is None else ones * anxiety
     traj = camera_trajectory(n, steps, lengths, anx, g)
     traj = traj[:, : max(2, round(exposure * steps))]

@@ -44,6 +44,13 @@ def check_writable(folder: Path) -> None:
                 path.rmdir()
 
 
+def kernel_strip(kernels: torch.Tensor, gap: int = 1) -> torch.Tensor:
+    """Kernels (N, 1, h, w) side by side, each scaled to its own peak, ``gap`` px apart: (1, 1, h, W)."""
+    scaled = kernels / kernels.amax((-2, -1), keepdim=True).clamp_min(1e-12)
+    spaced = torch.nn.functional.pad(scaled, (0, gap))
+    return spaced.permute(1, 2, 0, 3).reshape(1, 1, kernels.shape[-2], -1)[..., : spaced.shape[-1] * len(kernels) - gap]
+
+
 def write_result(
     result: Result,
     out_dir: Path,
@@ -54,7 +61,8 @@ def write_result(
     extension: str = ".png",
     report: dict[str, Any] | None = None,
 ) -> dict[str, str]:
-    """Write the image (input's bit depth), kernel PNG + .npy, extras, samples, uncertainty and a JSON report.
+    """Write the image (input's bit depth), kernel PNG + .npy, kernel samples, extras, samples, uncertainty
+    and a JSON report.
 
     Returns the written file names by role and suffix (``"deblurred.png"``, ``"kernel.npy"``, ...).
     Nothing is left behind if any write fails.
@@ -77,6 +85,10 @@ def write_result(
             k = result.kernel.detach().cpu()
             write_kernel(name("kernel", ".npy"), k)
             write_kernel(name("kernel", ".png"), k)
+        if result.kernel_samples is not None:
+            draws = result.kernel_samples.detach().cpu()
+            write_kernel(name("kernel-samples", ".npy"), draws)
+            write_kernel(name("kernel-samples", ".png"), kernel_strip(draws))
         if result.kernel_field is not None:
             np.save(name("kernel-field", ".npy"), result.kernel_field.detach().cpu().numpy())
         for extra, image in result.extras.items():

@@ -20,6 +20,8 @@ class Result:
             at output).
         kernel: estimated kernel (B, 1, h, w), non-negative, sums to one; ``None`` for purely
             spatially varying results.
+        kernel_samples: draws of the kernel (N, 1, h, w) by a sampling method (e.g. kernel diffusion), the
+            best first, or ``None``.
         kernel_field: spatially varying kernels, layout documented by the operator that produced
             them (see :mod:`deblur.operators.spatially_varying`), or ``None``.
         extras: further images, e.g. ``{"dip_output": ...}`` for a method's direct network output.
@@ -35,6 +37,7 @@ class Result:
 
     image: torch.Tensor
     kernel: torch.Tensor | None = None
+    kernel_samples: torch.Tensor | None = None
     kernel_field: torch.Tensor | None = None
     extras: dict[str, torch.Tensor] = field(default_factory=dict)
     samples: torch.Tensor | None = None

@@ -16,7 +16,10 @@ slots:
 
 Images the estimator returns on its latent grid (``extras``, ``samples``), ``(H + s - 1, W + s - 1)`` for
 an ``s`` kernel under the valid model, are cropped to the window's observation grid; ``uncertainty`` is
-the per-pixel standard deviation of the cropped samples. ``Result.config["window"]`` says where the window
+the per-pixel standard deviation of the cropped samples. An estimator that draws kernels instead
+(``kernels``, e.g. kernel diffusion) has each draw cleaned like the estimate and the whole observation
+deconvolved with it by ``nonblind``: those images are ``Result.samples``, their per-pixel standard deviation
+``Result.uncertainty`` and the draws ``Result.kernel_samples``. ``Result.config["window"]`` says where the window
 lies.
 """
 
@@ -52,6 +55,7 @@ class KernelEstimate:
         latent: images on the latent grid (1 or N, C, H + s - 1, W + s - 1) by name (e.g. the DIP output),
             cropped by the flow and returned as ``Result.extras``.
         samples: draws of the latent image on the latent grid (N, C, ...), or ``None``.
+        kernels: draws of the kernel (N, 1, s, s) on the simplex, the best first, or ``None``.
         config: what the run found (steps taken, resolved parameters), kept under the estimator's name.
         timings: seconds of the estimator's own stages (``kernel_estimation`` is timed by the flow).
     """
@@ -60,6 +64,7 @@ class KernelEstimate:
     history: dict[str, list[float]] = field(default_factory=dict)
     latent: dict[str, torch.Tensor] = field(default_factory=dict)
     samples: torch.Tensor | None = None
+    kernels: torch.Tensor | None = None
     config: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -180,9 +185,23 @@ class KernelThenImage:
         ctx.progress("non-blind", 1, 1)
         x = self.nonblind(y, k)
         timings["nonblind"] = time.perf_counter() - start
+        kernel_samples = None
+        if estimate.kernels is not None:
+            start = time.perf_counter()
+            with torch.no_grad():
+                kernel_samples = torch.cat([self.clean(draw[None]) for draw in estimate.kernels.detach()])
+            if samples is None:
+                draws = []
+                for i, draw in enumerate(kernel_samples):
+                    ctx.progress("sample deconvolution", i + 1, len(kernel_samples))
+                    draws.append(self.nonblind(y, draw[None]).detach())
+                samples = torch.cat(draws)
+                uncertainty = samples.std(0, keepdim=True, unbiased=False)
+            timings["sample_deconvolution"] = time.perf_counter() - start
         return Result(
             image=x,
             kernel=k,
+            kernel_samples=kernel_samples,
             extras=extras,
             samples=samples,
             uncertainty=uncertainty,

@@ -1,0 +1,104 @@
+"""Hook implementations of deblur-kdiff: cheap to import (records only; factories are import strings)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from deblur.plugins import MethodRecord, Requirement, SolverRecord, TrainerRecord, hookimpl
+from deblur.plugins.slots import FFT_FORWARD, PHOTO_NONBLIND
+
+KDIFF = (
+    "Sanghvi, Chi & Chan, Kernel Diffusion: An Alternate Approach to Blind Deconvolution, arXiv 2023"
+)
+DWDN = "Dong, Roth & Schiele, Deep Wiener Deconvolution: Wiener Meets Deep Learning for Image Deblurring, NeurIPS 2020"
+
+#: The estimator's slots: the non-blind solver of the guidance (optional: ``none`` samples unguided, the
+#: paper's Table 4 ablation) and a kernel prior for composition (empty, weight 0: the paper).
+ESTIMATOR_SLOTS = {
+    "guide": Requirement(
+        "solver",
+        {"non-blind", "differentiable-kernel"},
+        default="wiener",
+        optional=True,
+        summary="non-blind solver of the reblur loss that guides the sampler ('none': unguided)",
+    ),
+    "kernel_prior": Requirement(
+        "prior",
+        {"kernel", "log_prob"},
+        optional=True,
+        summary="kernel prior whose log density joins the guidance and Stage II (not in the paper)",
+    ),
+}
+
+#: The paper's protocol (Algorithm 1, Appendix E): all 1000 reverse steps of the linear schedule, the
+#: learned DWDN guide and final solver, Stage II, one draw, the whole image, the kernel as sampled.
+PAPER_COMPONENTS = {"estimator": "kdiff", "estimator.guide": "dwdn", "nonblind": "dwdn"}
+PAPER = {
+    "solver": {"kernel_size": 31, "crop": None, "kernel_threshold": 0.0, "center_kernel": False, "threads": None},
+    "estimator": {"steps": 1000, "samples": 1, "clip": False},
+}
+
+#: The CPU preset: 50 respaced steps, 4 draws in a batch (the best kept, all deconvolved for the
+#: uncertainty map), core's Wiener filter as the guide, a 160 px textured window on one thread; the kernel
+#: polished on the whole image by core's ``classic-refine`` and deconvolved by core's photo HQS (neither
+#: in the paper).
+FAST_COMPONENTS = {"estimator": "kdiff", "estimator.guide": "wiener", "refiner": "classic-refine", "nonblind": "hqs"}
+FAST = {"solver": {"kernel_size": 31, "crop": 160, "threads": 1}, "nonblind": PHOTO_NONBLIND}
+
+
+@hookimpl
+def deblur_solvers() -> Iterator[SolverRecord]:
+    yield SolverRecord(
+        name="dwdn",
+        summary="Learned non-blind solver: Wiener deconvolution of learned features + decoder (DWDN)",
+        factory="deblur_kdiff.dwdn:DWDNDeconvolver",
+        provides={"non-blind", "differentiable-kernel", "pretrained"},
+        requires={"forward": FFT_FORWARD},
+        citation=DWDN,
+    )
+    yield SolverRecord(
+        name="kdiff",
+        summary="Guided reverse kernel diffusion + Stage II on the window (Algorithm 1): the kernel estimate",
+        factory="deblur_kdiff.solver:KdiffEstimator",
+        provides={"kernel-estimator"},
+        requires=ESTIMATOR_SLOTS,
+        citation=KDIFF,
+    )
+
+
+@hookimpl
+def deblur_methods() -> Iterator[MethodRecord]:
+    yield MethodRecord(
+        name="kdiff",
+        summary="Kernel diffusion, CPU preset: 50 guided steps x 4 draws, Wiener guide, classic refine, HQS",
+        solver="kernel-then-image",
+        components=FAST_COMPONENTS,
+        params=FAST,
+        needs_weights=True,
+        citation=KDIFF,
+    )
+    yield MethodRecord(
+        name="kdiff-paper",
+        summary="Kernel diffusion as published: 1000 DWDN-guided steps, Stage II, DWDN deconvolution",
+        solver="kernel-then-image",
+        components=PAPER_COMPONENTS,
+        params=PAPER,
+        needs_weights=True,
+        citation=KDIFF,
+    )
+
+
+@hookimpl
+def deblur_trainers() -> Iterator[TrainerRecord]:
+    yield TrainerRecord(
+        name="kdiff-diffusion",
+        summary="Conditional kernel diffusion model eps(k_t, y, t): DDPM, linear schedule, EMA (Sec. 3.3, Eq. 17)",
+        factory="deblur_kdiff.train_diffusion:train",
+        citation=KDIFF,
+    )
+    yield TrainerRecord(
+        name="kdiff-dwdn",
+        summary="Learned non-blind solver after DWDN: feature-space Wiener deconvolution + decoder (Dong et al. 2020)",
+        factory="deblur_kdiff.train_dwdn:train",
+        citation=DWDN,
+    )

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import deblur_kdiff.plugin
 import pytest
 
-import deblur_kdiff.plugin
 from deblur.context import torch_threads
 from deblur.registry import Registry
 from deblur.testing import registry_with
@@ -26,7 +26,14 @@ TINY_DIFFUSION = {
     "eval_steps": 3,
     "sources": ["dead_leaves"],
 }
-TINY_DWDN = {"crop": 24, "batch": 2, "eval_images": 2, "features": 4, "widths": [4, 8], "sources": ["dead_leaves"]}
+TINY_DWDN = {
+    "crop": 24,
+    "batch": 2,
+    "eval_images": 2,
+    "features": 4,
+    "widths": [4, 8],
+    "sources": ["dead_leaves"],
+}
 
 
 @pytest.fixture(autouse=True)

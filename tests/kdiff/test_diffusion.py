@@ -83,9 +83,11 @@ def test_denoiser_shapes_and_a_condition_computed_once_for_any_image_size() -> N
 
 def test_trainer_writes_a_card_with_the_conditioning_check(tmp_path: Path) -> None:
     path = train_diffusion(tmp_path / "diffusion-9")
-    tensors, card = load_weights(path)
+    _, card = load_weights(path)
     assert card["command"].startswith("deblur train kdiff-diffusion --size 9 --steps 3 --seed 0")
-    assert {"heldout_loss", "conditioned_mnc", "shuffled_mnc", "loss", "train_seconds"} <= set(card["metrics"])
+    assert {"heldout_loss", "conditioned_mnc", "shuffled_mnc", "loss", "train_seconds"} <= set(
+        card["metrics"]
+    )
     assert card["architecture"] == DenoiserConfig(SIZE, (8, 16), 4).as_dict()
     network, _ = load_denoiser(SIZE, path.with_suffix(""))
     assert not network.training and not any(p.requires_grad for p in network.parameters())

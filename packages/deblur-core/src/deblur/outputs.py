@@ -48,7 +48,9 @@ def kernel_strip(kernels: torch.Tensor, gap: int = 1) -> torch.Tensor:
     """Kernels (N, 1, h, w) side by side, each scaled to its own peak, ``gap`` px apart: (1, 1, h, W)."""
     scaled = kernels / kernels.amax((-2, -1), keepdim=True).clamp_min(1e-12)
     spaced = torch.nn.functional.pad(scaled, (0, gap))
-    return spaced.permute(1, 2, 0, 3).reshape(1, 1, kernels.shape[-2], -1)[..., : spaced.shape[-1] * len(kernels) - gap]
+    return spaced.permute(1, 2, 0, 3).reshape(1, 1, kernels.shape[-2], -1)[
+        ..., : spaced.shape[-1] * len(kernels) - gap
+    ]
 
 
 def write_result(

@@ -90,7 +90,7 @@ class Schedule:
         return Schedule(self.steps[idx], self.alpha_bar[idx])
 
     def noise(self, u0: torch.Tensor, i: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-        """:math:`u_t = \\sqrt{\\bar\\alpha} u_0 + \\sqrt{1 - \\bar\\alpha} \\epsilon` at indices ``i`` (B,)."""
+        """:math:`u_t = \\sqrt{\\bar\\alpha} u_0 + \\sqrt{1 - \\bar\\alpha} \\epsilon` at indices ``i``."""
         ab = self._at(self.alpha_bar, i, u0)
         return ab.sqrt() * u0 + (1 - ab).sqrt() * eps
 

@@ -115,7 +115,7 @@ class _Block(nn.Module):
 
 
 class KernelDenoiser(nn.Module):
-    """:math:`\\epsilon_\\theta(u_t, y, t)`: ``forward(u_t (B, 1, s, s), t (B,), cond)`` -> noise (B, 1, s, s).
+    """:math:`\\epsilon_\\theta(u_t, y, t)`: ``forward(u_t (B, 1, s, s), t (B,), cond)`` -> noise like u_t.
 
     ``cond`` is :meth:`condition` of the observation, (1 or B, 2 * features, s, s); computing it once per
     image and reusing it over the reverse steps is what :func:`~deblur_kdiff.sampler.reverse` does.
@@ -127,18 +127,25 @@ class KernelDenoiser(nn.Module):
         c, e = config.features * 2, config.time_dim * 4
         self.encoder = ObservationEncoder(config.size, config.features)
         self.time = nn.Sequential(
-            SinusoidalTimeEmbedding(config.time_dim), nn.Linear(config.time_dim, e), nn.SiLU(), nn.Linear(e, e)
+            SinusoidalTimeEmbedding(config.time_dim),
+            nn.Linear(config.time_dim, e),
+            nn.SiLU(),
+            nn.Linear(e, e),
         )
         w = config.widths
         self.head = nn.Conv2d(1, w[0], 3, padding=1)
         self.down = nn.ModuleList()
         for i, width in enumerate(w):
             cin = w[max(i - 1, 0)] + c
-            self.down.append(nn.ModuleList(_Block(cin if b == 0 else width, width, e) for b in range(config.blocks)))
+            self.down.append(
+                nn.ModuleList(_Block(cin if b == 0 else width, width, e) for b in range(config.blocks))
+            )
         self.up = nn.ModuleList()
         for i in reversed(range(len(w) - 1)):
             cin = w[i + 1] + w[i] + c
-            self.up.append(nn.ModuleList(_Block(cin if b == 0 else w[i], w[i], e) for b in range(config.blocks)))
+            self.up.append(
+                nn.ModuleList(_Block(cin if b == 0 else w[i], w[i], e) for b in range(config.blocks))
+            )
         self.out = nn.Sequential(_norm(w[0]), nn.SiLU(), nn.Conv2d(w[0], 1, 3, padding=1))
         nn.init.zeros_(self.out[-1].weight)
         nn.init.zeros_(self.out[-1].bias)

@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from deblur.plugins import MethodRecord, Requirement, SolverRecord, TrainerRecord, hookimpl
 from deblur.plugins.slots import FFT_FORWARD, PHOTO_NONBLIND
 
-KDIFF = (
-    "Sanghvi, Chi & Chan, Kernel Diffusion: An Alternate Approach to Blind Deconvolution, arXiv 2023"
+KDIFF = "Sanghvi, Chi & Chan, Kernel Diffusion: An Alternate Approach to Blind Deconvolution, arXiv 2023"
+DWDN = (
+    "Dong, Roth & Schiele, Deep Wiener Deconvolution: Wiener Meets Deep Learning for Image Deblurring, "
+    "NeurIPS 2020"
 )
-DWDN = "Dong, Roth & Schiele, Deep Wiener Deconvolution: Wiener Meets Deep Learning for Image Deblurring, NeurIPS 2020"
 
 #: The estimator's slots: the non-blind solver of the guidance (optional: ``none`` samples unguided, the
 #: paper's Table 4 ablation) and a kernel prior for composition (empty, weight 0: the paper).
@@ -34,7 +35,13 @@ ESTIMATOR_SLOTS = {
 #: learned DWDN guide and final solver, Stage II, one draw, the whole image, the kernel as sampled.
 PAPER_COMPONENTS = {"estimator": "kdiff", "estimator.guide": "dwdn", "nonblind": "dwdn"}
 PAPER = {
-    "solver": {"kernel_size": 31, "crop": None, "kernel_threshold": 0.0, "center_kernel": False, "threads": None},
+    "solver": {
+        "kernel_size": 31,
+        "crop": None,
+        "kernel_threshold": 0.0,
+        "center_kernel": False,
+        "threads": None,
+    },
     "estimator": {"steps": 1000, "samples": 1, "clip": False},
 }
 
@@ -42,7 +49,12 @@ PAPER = {
 #: uncertainty map), core's Wiener filter as the guide, a 160 px textured window on one thread; the kernel
 #: polished on the whole image by core's ``classic-refine`` and deconvolved by core's photo HQS (neither
 #: in the paper).
-FAST_COMPONENTS = {"estimator": "kdiff", "estimator.guide": "wiener", "refiner": "classic-refine", "nonblind": "hqs"}
+FAST_COMPONENTS = {
+    "estimator": "kdiff",
+    "estimator.guide": "wiener",
+    "refiner": "classic-refine",
+    "nonblind": "hqs",
+}
 FAST = {"solver": {"kernel_size": 31, "crop": 160, "threads": 1}, "nonblind": PHOTO_NONBLIND}
 
 
@@ -92,13 +104,13 @@ def deblur_methods() -> Iterator[MethodRecord]:
 def deblur_trainers() -> Iterator[TrainerRecord]:
     yield TrainerRecord(
         name="kdiff-diffusion",
-        summary="Conditional kernel diffusion model eps(k_t, y, t): DDPM, linear schedule, EMA (Sec. 3.3, Eq. 17)",
+        summary="Conditional kernel diffusion eps(k_t, y, t): DDPM, linear schedule, EMA (Sec. 3.3, Eq. 17)",
         factory="deblur_kdiff.train_diffusion:train",
         citation=KDIFF,
     )
     yield TrainerRecord(
         name="kdiff-dwdn",
-        summary="Learned non-blind solver after DWDN: feature-space Wiener deconvolution + decoder (Dong et al. 2020)",
+        summary="Learned non-blind solver after DWDN: feature-space Wiener deconvolution + decoder",
         factory="deblur_kdiff.train_dwdn:train",
         citation=DWDN,
     )

@@ -41,7 +41,7 @@ from deblur_kdiff.diffusion import Schedule, decode
 __all__ = ["KernelPrior", "ReblurLoss", "refine", "reverse"]
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
-"""``(u_t (n, 1, s, s), t (n,), cond) -> predicted noise``: a :class:`~deblur_kdiff.network.KernelDenoiser`."""
+"""``(u_t (n, 1, s, s), t (n,), cond) -> predicted noise``, e.g. a ``network.KernelDenoiser``."""
 
 
 class KernelPrior:
@@ -100,23 +100,22 @@ def reverse(
     cond: torch.Tensor,
     schedule: Schedule,
     n: int,
+    size: int,
     generator: torch.Generator,
     *,
-    size: int | None = None,
     clip: bool = True,
     guidance: Guidance | None = None,
     progress: Progress = silent,
     history: dict[str, list[float]] | None = None,
 ) -> torch.Tensor:
-    """Stage I: ``n`` kernel samples ``u_0`` (n, 1, s, s) in the network's range (decode for kernels).
+    """Stage I: ``n`` kernel samples ``u_0`` (n, 1, size, size) in the network's range (decode for kernels).
 
     ``cond`` is the observation encoding, one (broadcast to every sample) or ``n``. ``clip`` clips
     :math:`\\hat u_0` to [-1, 1] before the posterior step (not in the paper's equations; common DDPM
     practice). Noise is drawn on the CPU from ``generator``, so a seed gives the same kernels anywhere.
     """
-    s = size if size is not None else model.config.size  # type: ignore[attr-defined]
     device = cond.device
-    u = torch.randn((n, 1, s, s), generator=generator).to(device, cond.dtype)
+    u = torch.randn((n, 1, size, size), generator=generator).to(device, cond.dtype)
     cond = cond.expand(n, *cond.shape[1:]) if cond.shape[0] == 1 else cond
     guided = guidance is not None and guidance.active
     order = list(range(len(schedule) - 1, -1, -1))

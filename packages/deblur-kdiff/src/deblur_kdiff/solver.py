@@ -31,6 +31,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 
@@ -138,6 +139,7 @@ class KdiffEstimator:
             cond,
             schedule,
             self.samples,
+            network.config.size,
             generator,
             clip=self.clip,
             guidance=guidance,
@@ -197,4 +199,3 @@ def _wiener() -> NonBlind:
     from deblur.solvers.wiener import WienerDeconvolver
 
     return WienerDeconvolver()
-

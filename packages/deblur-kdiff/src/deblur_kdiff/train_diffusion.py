@@ -100,7 +100,9 @@ class DiffusionTraining:
         self.step_count = 0
         self.history: dict[str, list[float]] = {"loss": []}
 
-    def loss(self, network: KernelDenoiser, y: torch.Tensor, k: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    def loss(
+        self, network: KernelDenoiser, y: torch.Tensor, k: torch.Tensor, g: torch.Generator
+    ) -> torch.Tensor:
         """Eq. 17 on one batch, time steps and noise drawn from ``g``."""
         u0 = encode(k)
         i = torch.randint(len(self.schedule), (len(k),), generator=g)
@@ -161,9 +163,9 @@ def evaluate(run: DiffusionTraining, seed: int, n: int, steps: int) -> dict[str,
         held = float(run.loss(network, y, k, g))
         cond = network.condition(y)
         state = g.get_state()
-        own = decode(reverse(network, cond, schedule, n, g))
+        own = decode(reverse(network, cond, schedule, n, network.config.size, g))
         g.set_state(state)  # the same draws, conditioned on the next pair's observation
-        shuffled = decode(reverse(network, cond.roll(1, 0), schedule, n, g))
+        shuffled = decode(reverse(network, cond.roll(1, 0), schedule, n, network.config.size, g))
     return {
         "heldout_loss": round(held, 4),
         "conditioned_mnc": round(float(kernel_mnc(own, k).mean()), 4),
@@ -181,7 +183,16 @@ def _settings(spec: TrainSpec) -> tuple[dict[str, Any], DenoiserConfig, int]:
     size = DEFAULT_SIZE if spec.size is None else spec.size
     if size % 2 == 0 or size < 3:
         raise InputError(f"kernel size must be odd and at least 3, got {size}")
-    for name in ("batch", "crop", "checkpoint_every", "eval_pairs", "eval_steps", "threads", "features", "blocks"):
+    for name in (
+        "batch",
+        "crop",
+        "checkpoint_every",
+        "eval_pairs",
+        "eval_steps",
+        "threads",
+        "features",
+        "blocks",
+    ):
         s[name] = count(name, s[name], 1)
     s["lr"] = positive("lr", s["lr"])
     if not 0 <= s["ema"] < 1:
@@ -192,7 +203,9 @@ def _settings(spec: TrainSpec) -> tuple[dict[str, Any], DenoiserConfig, int]:
             raise InputError(f"{name} must be a pair [low, high] with 0 <= low <= high, got {pair!r}")
         s[name] = (float(pair[0]), float(pair[1]))
     widths = s["widths"]
-    if not (isinstance(widths, (list, tuple)) and widths and all(isinstance(w, int) and w > 0 for w in widths)):
+    if not (
+        isinstance(widths, (list, tuple)) and widths and all(isinstance(w, int) and w > 0 for w in widths)
+    ):
         raise InputError(f"widths must be a list of positive integers, got {widths!r}")
     config = DenoiserConfig(size, tuple(widths), s["features"], blocks=s["blocks"])
     return s, config, preset["steps"] if spec.steps is None else spec.steps

@@ -18,9 +18,9 @@ Images the estimator returns on its latent grid (``extras``, ``samples``), ``(H 
 an ``s`` kernel under the valid model, are cropped to the window's observation grid; ``uncertainty`` is
 the per-pixel standard deviation of the cropped samples. An estimator that draws kernels instead
 (``kernels``, e.g. kernel diffusion) has each draw cleaned like the estimate and the whole observation
-deconvolved with it by ``nonblind``: those images are ``Result.samples``, their per-pixel standard deviation
-``Result.uncertainty`` and the draws ``Result.kernel_samples``. ``Result.config["window"]`` says where the window
-lies.
+deconvolved with it by ``nonblind``: those images are ``Result.samples``, their per-pixel standard
+deviation ``Result.uncertainty`` and the draws ``Result.kernel_samples``. ``Result.config["window"]`` says
+where the window lies.
 """
 
 from __future__ import annotations

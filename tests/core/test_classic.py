@@ -17,7 +17,7 @@ from deblur.pipeline import resolve_method
 from deblur.priors import HyperLaplacian, KernelL2, L0Gradient
 from deblur.priors.image import interior_gradient
 from deblur.solvers._kernel_estimation import KernelLeastSquares, l0_latent, prune_kernel, rescale_kernel
-from deblur.solvers.classic import ClassicBlind
+from deblur.solvers.classic import ClassicBlind, ClassicRefiner
 from deblur.solvers.hqs import HQSDeconvolver
 
 SIZE, KSIZE = 64, 9
@@ -195,6 +195,30 @@ def test_refine_fits_a_rough_kernel_to_the_whole_image(gray_case) -> None:
     assert len(history["kernel_residual"]) == 5 and set(history["weight_scale"]) == {0.05}
     before, after = float(kernel_mnc(rough, k)), float(kernel_mnc(refined, k))
     assert after > before + 0.03 and after > 0.97, (before, after)
+
+
+def test_refine_over_pyramid_levels_starts_from_the_shrunk_kernel(gray_case) -> None:
+    """With ``levels`` the refinement runs the finest levels of the pyramid coarse to fine, from the given
+    kernel shrunk onto the coarsest of them, at the weight scale the method's schedule has there: a wrong
+    start (a horizontal line) is pulled to the true kernel."""
+    y, _, k, _ = gray_case
+    line = torch.zeros_like(k)
+    line[0, 0, KSIZE // 2, 1:-1] = 1 / (KSIZE - 2)
+    method = ClassicBlind(
+        image_prior=L0Gradient(2e-3),
+        kernel_prior=KernelL2(4.0),
+        nonblind=HQSDeconvolver(HyperLaplacian(1e-4)),
+    )
+    refiner = ClassicRefiner(image_prior=L0Gradient(2e-3), kernel_prior=KernelL2(4.0), levels=3)
+    history: dict[str, list[float]] = {}
+    refined = refiner.refine(y, line, history=history)
+    assert refined.shape == k.shape and float(refined.sum()) == pytest.approx(1.0, abs=1e-5)
+    assert method.pyramid(KSIZE) == [KSIZE, 7, 5, 5], "four levels: the refinement skips the coarsest"
+    assert len(history["kernel_residual"]) == 3 * 5
+    assert history["weight_scale"][0] == pytest.approx(1.1**-5), "five alternations of decay 1.1 skipped"
+    assert float(kernel_mnc(refined, k)) > float(kernel_mnc(line, k)) + 0.1
+    with pytest.raises(InputError, match="levels"):
+        ClassicRefiner(image_prior=L0Gradient(2e-3), kernel_prior=KernelL2(4.0), levels=0)
 
 
 def test_refine_refuses_a_kernel_of_the_wrong_shape_or_size() -> None:

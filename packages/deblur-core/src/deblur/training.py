@@ -142,6 +142,15 @@ class Checkpoint:
         """Delete the checkpoint (after the final weights are written)."""
         self.path.unlink(missing_ok=True)
 
+    @staticmethod
+    def check_config(state: Mapping[str, Any], config: Mapping[str, Any], source: Path) -> None:
+        """Refuse a saved ``state`` written for another architecture than ``config`` (its ``"config"``)."""
+        if state.get("config") != config:
+            raise InputError(
+                f"checkpoint {source} was written for {state.get('config')}, not {dict(config)}; "
+                "delete it or run without --resume"
+            )
+
 
 class Resumable(Protocol):
     """A training run :func:`fit` can drive: one step at a time, with a state to checkpoint.

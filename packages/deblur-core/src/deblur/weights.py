@@ -18,7 +18,7 @@ import hashlib
 import importlib.resources
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -231,6 +231,30 @@ class WeightStore:
             command = self.command(kind, size, None if path is None else weights.with_suffix(""))
             raise WeightsError(f"weight card {card} is missing; run `{command}` to recreate it")
         return load_weights(weights, device)
+
+    def load_network(
+        self,
+        kind: str,
+        size: int,
+        build: Callable[[dict[str, Any]], torch.nn.Module],
+        path: str | Path | None = None,
+        device: torch.device | str = "cpu",
+    ) -> tuple[Any, dict[str, Any]]:
+        """``(network, card)``: ``build(card["architecture"])`` holding the ``kind`` weights of ``size``
+        (:meth:`load`), frozen, in eval mode on ``device``.
+
+        Raises:
+            WeightsError: as :meth:`load`, or weights that do not fit the architecture their card names.
+        """
+        tensors, card = self.load(kind, size, path, device)
+        try:
+            network = build(dict(card["architecture"]))
+            network.load_state_dict(tensors)
+        except (KeyError, TypeError, RuntimeError, ValueError) as exc:
+            problem = f"do not fit their card ({str(exc).splitlines()[0]})"
+            raise self.error(kind, size, problem, card, path) from exc
+        network.to(device).eval().requires_grad_(False)
+        return network, card
 
     def error(
         self, kind: str, size: int, problem: str, card: Mapping[str, Any], path: str | Path | None = None

@@ -16,7 +16,7 @@ from deblur.plugins import (
     hookimpl,
 )
 from deblur.plugins.records import LEVIN_ABLATION, LEVIN_BLIND, REALISTIC, REALISTIC_BLIND, REALISTIC_SUBSET
-from deblur.plugins.slots import ESTIMATOR_FORWARD, PHOTO_NONBLIND, kernel_rep_slot
+from deblur.plugins.slots import ESTIMATOR_FORWARD, PHOTO_NONBLIND, classic_refine, kernel_rep_slot
 
 DIPMC = (
     "Li, Nan & Ji, Un-supervised learning for blind image deconvolution via Monte-Carlo sampling, "
@@ -62,8 +62,7 @@ PAPER_COMPONENTS = {**ESTIMATOR, "estimator.kernel_rep": "dipmc-kernel-net"}
 #: (deblur.solvers.classic.KERNEL_PRIOR_WEIGHT; this module must not import torch).
 FAST = {
     "solver": {"crop": 128, "kernel_threshold": 0.05, "threads": 1},
-    "refiner": {"iterations": 5, "kernel_threshold": 0.02},
-    "refiner.kernel_prior": {"weight": 4.0},
+    **classic_refine(iterations=5, kernel_threshold=0.02),
     "nonblind": PHOTO_NONBLIND,
 }
 

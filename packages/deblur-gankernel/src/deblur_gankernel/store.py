@@ -79,15 +79,11 @@ def load_encoder(
     With ``generator``, refuse an encoder trained against another generator file (its latent codes would
     mean nothing there).
     """
-    tensors, card = STORE.load("initializer", size, path, device)
-    try:
-        arch = dict(card["architecture"])
-        config = EncoderConfig(**{**arch, "blocks": tuple(arch.get("blocks", (2, 2, 2, 2)))})
-        network = KernelEncoder(config)
-        network.load_state_dict(tensors)
-    except (KeyError, TypeError, RuntimeError, ValueError) as exc:
-        problem = f"do not fit their card ({str(exc).splitlines()[0]})"
-        raise STORE.error("initializer", size, problem, card, path) from exc
+
+    def build(arch: dict[str, Any]) -> KernelEncoder:
+        return KernelEncoder(EncoderConfig(**{**arch, "blocks": tuple(arch.get("blocks", (2, 2, 2, 2)))}))
+
+    network, card = STORE.load_network("initializer", size, build, path, device)
     trained_for = card.get("extra", {}).get("generator_sha256")
     if generator is not None and trained_for != generator.sha256:
         problem = (
@@ -95,5 +91,4 @@ def load_encoder(
             f"loaded {generator.sha256[:12]}...)"
         )
         raise STORE.error("initializer", size, problem, card, path)
-    network.to(device).eval().requires_grad_(False)
     return network, card

@@ -131,11 +131,7 @@ class GanTraining:
 
     def restore(self, state: dict[str, Any], source: Path) -> None:
         """Continue from :meth:`state`; refuses a checkpoint of another architecture."""
-        if state.get("config") != self.config.as_dict():
-            raise InputError(
-                f"checkpoint {source} was written for {state.get('config')}, not {self.config.as_dict()}; "
-                "delete it or run without --resume"
-            )
+        Checkpoint.check_config(state, self.config.as_dict(), source)
         self.generator.load_state_dict(state["generator"])
         self.discriminator.load_state_dict(state["discriminator"])
         self.opt_g.load_state_dict(state["opt_g"])

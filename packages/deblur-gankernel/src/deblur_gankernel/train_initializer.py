@@ -143,11 +143,7 @@ class InitializerTraining:
 
     def restore(self, state: dict[str, Any], source: Path) -> None:
         """Continue from :meth:`state`; refuses a checkpoint of another architecture."""
-        if state.get("config") != self.encoder.config.as_dict():
-            raise InputError(
-                f"checkpoint {source} was written for {state.get('config')}, not "
-                f"{self.encoder.config.as_dict()}; delete it or run without --resume"
-            )
+        Checkpoint.check_config(state, self.encoder.config.as_dict(), source)
         self.encoder.load_state_dict(state["encoder"])
         self.opt.load_state_dict(state["opt"])
         self.g.set_state(state["rng"])

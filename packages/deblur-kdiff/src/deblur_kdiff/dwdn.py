@@ -154,15 +154,7 @@ def load_dwdn(
         WeightsError: no weights for ``size``, or a missing, corrupt or mismatching file (the message
             names the file and the command that recreates it).
     """
-    tensors, card = STORE.load("dwdn", size, path, device)
-    try:
-        network = DWDN(DWDNConfig.from_dict(dict(card["architecture"])))
-        network.load_state_dict(tensors)
-    except (KeyError, TypeError, RuntimeError, ValueError) as exc:
-        problem = f"do not fit their card ({str(exc).splitlines()[0]})"
-        raise STORE.error("dwdn", size, problem, card, path) from exc
-    network.to(device).eval().requires_grad_(False)
-    return network, card
+    return STORE.load_network("dwdn", size, lambda arch: DWDN(DWDNConfig.from_dict(arch)), path, device)
 
 
 class DWDNDeconvolver:

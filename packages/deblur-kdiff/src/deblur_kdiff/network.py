@@ -183,12 +183,8 @@ def load_denoiser(
         WeightsError: no weights for ``size``, or a missing, corrupt or mismatching file (the message
             names the file and the command that recreates it).
     """
-    tensors, card = STORE.load("diffusion", size, path, device)
-    try:
-        network = KernelDenoiser(DenoiserConfig.from_dict(dict(card["architecture"])))
-        network.load_state_dict(tensors)
-    except (KeyError, TypeError, RuntimeError, ValueError) as exc:
-        problem = f"do not fit their card ({str(exc).splitlines()[0]})"
-        raise STORE.error("diffusion", size, problem, card, path) from exc
-    network.to(device).eval().requires_grad_(False)
-    return network, card
+
+    def build(arch: dict[str, Any]) -> KernelDenoiser:
+        return KernelDenoiser(DenoiserConfig.from_dict(arch))
+
+    return STORE.load_network("diffusion", size, build, path, device)

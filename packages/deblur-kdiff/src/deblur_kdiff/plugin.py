@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from deblur.plugins import MethodRecord, Requirement, SolverRecord, TrainerRecord, hookimpl
-from deblur.plugins.slots import FFT_FORWARD, PHOTO_NONBLIND
+from deblur.plugins import (
+    BenchmarkRecord,
+    BenchRun,
+    MethodRecord,
+    Requirement,
+    SolverRecord,
+    TrainerRecord,
+    hookimpl,
+)
+from deblur.plugins.records import LEVIN_ABLATION, LEVIN_BLIND, REALISTIC, REALISTIC_BLIND, REALISTIC_SUBSET
+from deblur.plugins.slots import FFT_FORWARD, PHOTO_NONBLIND, classic_refine
 
 KDIFF = "Sanghvi, Chi & Chan, Kernel Diffusion: An Alternate Approach to Blind Deconvolution, arXiv 2023"
 DWDN = (
@@ -46,16 +55,21 @@ PAPER = {
 }
 
 #: The CPU preset: 50 respaced steps, 4 draws in a batch (the best kept, all deconvolved for the
-#: uncertainty map), core's Wiener filter as the guide, a 160 px textured window on one thread; the kernel
-#: polished on the whole image by core's ``classic-refine`` and deconvolved by core's photo HQS (neither
-#: in the paper).
+#: uncertainty map), core's Wiener filter as the guide, a 160 px textured window on one thread, core's
+#: kernel-size rule for photos (``min(H, W) // 10`` within [7, 75] px) unless ``--kernel-size``; the kernel
+#: polished on the whole image by core's ``classic-refine`` over the four finest pyramid levels (with
+#: the ``classic`` method's kernel weight) and deconvolved by core's photo HQS (neither in the paper).
 FAST_COMPONENTS = {
     "estimator": "kdiff",
     "estimator.guide": "wiener",
     "refiner": "classic-refine",
     "nonblind": "hqs",
 }
-FAST = {"solver": {"kernel_size": 31, "crop": 160, "threads": 1}, "nonblind": PHOTO_NONBLIND}
+FAST = {
+    "solver": {"crop": 160, "threads": 1},
+    **classic_refine(levels=4),
+    "nonblind": PHOTO_NONBLIND,
+}
 
 
 @hookimpl
@@ -113,4 +127,47 @@ def deblur_trainers() -> Iterator[TrainerRecord]:
         summary="Learned non-blind solver after DWDN: feature-space Wiener deconvolution + decoder",
         factory="deblur_kdiff.train_dwdn:train",
         citation=DWDN,
+    )
+
+
+#: The paper's Table 4 in spirit, on core's held-out synthetic set: what each stage of Algorithm 1 adds
+#: (no refinement stage), then the whole CPU method and the learned solver with the true kernel.
+SYNTHETIC = "synthetic:32"
+NO_REFINE = ("--use", "refiner=none")
+TABLE4 = {
+    "synthetic-kdiff-unguided": (
+        *NO_REFINE,
+        "--use",
+        "estimator.guide=none",
+        "--set",
+        "estimator.refine_steps=0",
+    ),
+    "synthetic-kdiff-guided": (*NO_REFINE, "--set", "estimator.refine_steps=0"),
+    "synthetic-kdiff-stage2": NO_REFINE,
+}
+
+
+@hookimpl
+def deblur_benchmarks() -> Iterator[BenchmarkRecord]:
+    yield BenchmarkRecord(
+        name="kdiff",
+        title="Kernel diffusion (deblur-kdiff)",
+        render="deblur_kdiff.benchmarks:section",
+        runs=(
+            BenchRun("levin-kdiff", ("kdiff",), table=LEVIN_BLIND, montages=True),
+            BenchRun("levin-kdiff-no-refine", ("kdiff",), args=NO_REFINE),
+            BenchRun("levin-kdiff-paper", ("kdiff-paper",), images=LEVIN_ABLATION),
+            BenchRun("levin-dwdn", ("true-kernel:dwdn",)),
+            *(BenchRun(name, ("kdiff",), dataset=SYNTHETIC, args=args) for name, args in TABLE4.items()),
+            BenchRun("synthetic-kdiff", ("kdiff", "true-kernel:dwdn", "true-kernel:hqs"), dataset=SYNTHETIC),
+            BenchRun("synthetic-classic", ("classic",), dataset=SYNTHETIC),
+            BenchRun(
+                "realistic-kdiff",
+                ("kdiff",),
+                dataset=REALISTIC,
+                images=REALISTIC_SUBSET,
+                table=REALISTIC_BLIND,
+            ),
+        ),
+        order=400,
     )

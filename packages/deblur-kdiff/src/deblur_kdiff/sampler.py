@@ -38,7 +38,7 @@ from deblur.loop import MaxSteps, iterate
 from deblur.operators.uniform import UniformBlur
 from deblur_kdiff.diffusion import Schedule, decode
 
-__all__ = ["KernelPrior", "ReblurLoss", "refine", "reverse"]
+__all__ = ["Guidance", "KernelPrior", "ReblurLoss", "refine", "reverse"]
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 """``(u_t (n, 1, s, s), t (n,), cond) -> predicted noise``, e.g. a ``network.KernelDenoiser``."""
@@ -191,7 +191,7 @@ def refine(
                     k, rate = candidate, min(rate * 1.5, lr)
                     return {"refine": float(value)}
                 rate /= 2
-        return {"refine": float(current)}
+        return {"refine": float(current.detach())}
 
     if steps > 0:
         iterate(step, MaxSteps(steps), stage="kernel refinement", progress=progress, history=history)

@@ -59,7 +59,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from deblur.checks import odd_size, positive, within
+from deblur.checks import count, odd_size, positive, within
 from deblur.context import Progress, RunContext, silent, torch_threads
 from deblur.errors import InputError
 from deblur.kernels import center
@@ -82,6 +82,12 @@ NOISE_WEIGHT = 40.0
 
 def _odd(n: int) -> int:
     return n if n % 2 else n + 1
+
+
+def pyramid(size: int, ratio: float, coarsest: int) -> list[int]:
+    """Kernel sides of a coarse-to-fine pyramid, from the finest level (``size``) to about ``coarsest``."""
+    levels = max(math.floor(math.log(coarsest / size) / math.log(ratio)), 0) + 1
+    return [_odd(math.ceil(size * ratio**s)) for s in range(levels)]
 
 
 def _downscale(y: torch.Tensor, f: float) -> torch.Tensor:
@@ -118,6 +124,10 @@ class ClassicRefiner:
             objective the prior weight is the noise variance times the prior's rate, and a noisy photo
             needs a stronger edge selection than Levin's near noise-free captures (where it stays at
             ``image_prior.weight``).
+        levels: pyramid levels :meth:`refine` runs, coarse to fine from the given kernel shrunk to the
+            coarsest; 1 (the default): the finest level alone, at the floor weight scale.
+        scale_ratio: size ratio between pyramid levels.
+        coarsest: kernel side of the coarsest level.
     """
 
     def __init__(
@@ -135,6 +145,9 @@ class ClassicRefiner:
         dark_channel: float = 0.0,
         dark_patch: int = 15,
         noise_weight: float | None = NOISE_WEIGHT,
+        levels: int = 1,
+        scale_ratio: float = math.sqrt(0.5),
+        coarsest: int = 3,
     ) -> None:
         if not callable(getattr(image_prior, "shrink", None)):
             raise InputError(f"image_prior must offer shrink(v, beta) (a GradientPrior), got {image_prior!r}")
@@ -156,6 +169,9 @@ class ClassicRefiner:
         self.dark_channel = positive("dark_channel", dark_channel, allow_zero=True)
         self.dark_patch = odd_size(dark_patch)
         self.noise_weight = None if noise_weight is None else positive("noise_weight", noise_weight)
+        self.levels = count("levels", levels, 1)
+        self.scale_ratio = within("scale_ratio", scale_ratio, 0.0, 0.95)
+        self.coarsest = odd_size(coarsest)
 
     def usable(self, y: torch.Tensor) -> torch.Tensor | None:
         """The pixels of ``y`` (B, C, H, W) to fit, as (B, 1, H, W) bool: all but the clipped ones;
@@ -180,6 +196,9 @@ class ClassicRefiner:
             "dark_channel": self.dark_channel,
             "dark_patch": self.dark_patch,
             "noise_weight": self.noise_weight,
+            "levels": self.levels,
+            "scale_ratio": self.scale_ratio,
+            "coarsest": self.coarsest,
         }
 
     def boost(self, y: torch.Tensor) -> float:
@@ -237,6 +256,36 @@ class ClassicRefiner:
         iterate(step, MaxSteps(self.iterations), stage=label, progress=progress or silent, history=history)
         return state["k"], state["scale"]
 
+    def coarse_to_fine(
+        self,
+        y: torch.Tensor,
+        sizes: list[int],
+        k: torch.Tensor | None = None,
+        progress: Progress | None = None,
+        history: dict[str, list[float]] | None = None,
+        stage: str = "",
+        usable: torch.Tensor | None = None,
+        scale: float = 1.0,
+    ) -> torch.Tensor:
+        """The kernel of the gray ``y`` estimated over the pyramid levels ``sizes`` (finest first),
+        coarsest first, the weight scale starting at ``scale``. The coarsest level starts from ``k`` (of the
+        finest size) shrunk onto it, or from two taps when ``k`` is ``None``."""
+        boost = self.boost(y)
+        for level, s in enumerate(reversed(range(len(sizes)))):
+            ks, f = sizes[s], self.scale_ratio**s
+            ys = _downscale(y, f)
+            us = None if usable is None else _downscale((~usable).to(y.dtype), f) == 0
+            if k is None:  # two taps as in Pan et al.'s code: a delta start tends to stay one
+                k = torch.zeros(1, 1, ks, ks, dtype=y.dtype, device=y.device)
+                k[..., ks // 2, ks // 2 : ks // 2 + 2] = 0.5
+            else:  # the given kernel shrunk onto the coarsest level, then each level's magnified
+                k = rescale_kernel(k.to(y), f if level == 0 else 1 / self.scale_ratio, ks)
+            k, scale = self.alternate(
+                ys, k, scale, progress, history, f"{stage}scale {level + 1}/{len(sizes)}", us, boost
+            )
+            k = center(k)
+        return k
+
     def refine(
         self,
         y: torch.Tensor,
@@ -244,11 +293,14 @@ class ClassicRefiner:
         progress: Progress | None = None,
         history: dict[str, list[float]] | None = None,
     ) -> torch.Tensor:
-        """Kernel ``k`` (1, 1, h, w) of the gray ``y`` (1, 1, H, W) refined by the finest level alone.
+        """Kernel ``k`` (1, 1, h, w) of the gray ``y`` (1, 1, H, W) refined on the whole observation.
 
-        ``iterations`` alternations at the floor weight scale ``min_weight_scale``, started from ``k``
-        instead of the coarser level: a kernel found by another method (or on a window of ``y``) is
-        fitted to the whole observation. Pruned as every estimate here, and centred.
+        With ``levels`` 1, ``iterations`` alternations at the floor weight scale ``min_weight_scale``,
+        started from ``k`` instead of the coarser level: a kernel found by another method (or on a window
+        of ``y``) is fitted to the whole observation. With more, the last ``levels`` levels of the
+        coarse-to-fine pyramid, the coarsest started from ``k`` shrunk onto it (:meth:`coarse_to_fine`),
+        at the weight scale the method's own schedule has on entering that level.
+        Pruned as every estimate here, and centred.
         """
         if not isinstance(y, torch.Tensor) or y.ndim != 4 or y.shape[:2] != (1, 1):
             raise InputError(f"image must be a (1, 1, H, W) tensor, got {tuple(getattr(y, 'shape', ()))}")
@@ -256,6 +308,13 @@ class ClassicRefiner:
             raise InputError(f"kernel must be a (1, 1, h, w) tensor, got {tuple(getattr(k, 'shape', ()))}")
         if 2 * max(k.shape[-2:]) > min(y.shape[-2:]):
             raise InputError(f"kernel {tuple(k.shape[-2:])} is too large for a {tuple(y.shape[-2:])} image")
+        if self.levels > 1 and k.shape[-2] == k.shape[-1]:
+            sizes = pyramid(k.shape[-1], self.scale_ratio, self.coarsest)
+            skipped = max(len(sizes) - self.levels, 0) * self.iterations
+            scale = max(self.weight_decay**-skipped, self.min_weight_scale)  # where the method's would be
+            return self.coarse_to_fine(
+                y, sizes[: self.levels], k, progress, history, "refine ", self.usable(y), scale
+            )
         k, _ = self.alternate(
             y, k.to(y), self.min_weight_scale, progress, history, "refine", self.usable(y), self.boost(y)
         )
@@ -271,8 +330,7 @@ class ClassicBlind:
             dark_patch, noise_weight: one level's alternation (:class:`ClassicRefiner`).
         nonblind: the final solver ``(y, k) -> x`` on the observation grid (valid boundary).
         kernel_size: odd kernel support, used when the run context gives none.
-        scale_ratio: size ratio between pyramid levels.
-        coarsest: kernel side at the coarsest level.
+        scale_ratio, coarsest: the pyramid (:class:`ClassicRefiner`).
         threads: torch intra-op threads while running on the CPU (restored afterwards); ``None`` keeps
             torch's setting. The arrays are small (a few 100k pixels), where thread start-up costs more
             than it saves and a CPU shared with other work makes multi-threaded FFTs far slower.
@@ -314,11 +372,11 @@ class ClassicBlind:
             dark_channel=dark_channel,
             dark_patch=dark_patch,
             noise_weight=noise_weight,
+            scale_ratio=scale_ratio,
+            coarsest=coarsest,
         )
         self.nonblind = nonblind
         self.kernel_size = None if kernel_size is None else self._check_size(kernel_size)
-        self.scale_ratio = within("scale_ratio", scale_ratio, 0.0, 0.95)
-        self.coarsest = self._check_size(coarsest)
         if threads is not None and (isinstance(threads, bool) or int(threads) != threads or threads < 1):
             raise InputError(f"threads must be a positive integer or None, got {threads!r}")
         self.threads = threads
@@ -335,16 +393,12 @@ class ClassicBlind:
             **self.level.params(),
             "nonblind": repr(self.nonblind),
             "kernel_size": self.kernel_size,
-            "scale_ratio": self.scale_ratio,
-            "coarsest": self.coarsest,
             "threads": self.threads,
         }
 
     def pyramid(self, size: int) -> list[int]:
         """Kernel sides from the finest level (``size``) to the coarsest (about ``coarsest``)."""
-        r = self.scale_ratio
-        levels = max(math.floor(math.log(self.coarsest / size) / math.log(r)), 0) + 1
-        return [_odd(math.ceil(size * r**s)) for s in range(levels)]
+        return pyramid(size, self.level.scale_ratio, self.level.coarsest)
 
     def estimate_kernel(
         self,
@@ -357,23 +411,7 @@ class ClassicBlind:
     ) -> torch.Tensor:
         """Kernel ``(1, 1, size, size)`` of one gray observation ``y`` (1, 1, H, W), fitted where
         ``usable`` (bool, like ``y``; a pyramid level keeps the pixels whose footprint is all usable)."""
-        sizes = self.pyramid(size)
-        scale, boost = 1.0, self.level.boost(y)
-        k = None
-        for level, s in enumerate(reversed(range(len(sizes)))):
-            ks = sizes[s]
-            ys = _downscale(y, self.scale_ratio**s)
-            us = None if usable is None else _downscale((~usable).to(y.dtype), self.scale_ratio**s) == 0
-            if k is None:  # two taps as in Pan et al.'s code: a delta start tends to stay one
-                k = torch.zeros(1, 1, ks, ks, dtype=y.dtype, device=y.device)
-                k[..., ks // 2, ks // 2 : ks // 2 + 2] = 0.5
-            else:
-                k = rescale_kernel(k, 1 / self.scale_ratio, ks)
-            k, scale = self.level.alternate(
-                ys, k, scale, progress, history, f"{stage}scale {level + 1}/{len(sizes)}", us, boost
-            )
-            k = center(k)
-        return k
+        return self.level.coarse_to_fine(y, self.pyramid(size), None, progress, history, stage, usable)
 
     def __call__(self, y: torch.Tensor, ctx: RunContext) -> Result:
         """Estimate one kernel per batch item (on the luminance), then deconvolve every channel."""

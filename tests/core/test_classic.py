@@ -221,6 +221,21 @@ def test_refine_over_pyramid_levels_starts_from_the_shrunk_kernel(gray_case) -> 
         ClassicRefiner(image_prior=L0Gradient(2e-3), kernel_prior=KernelL2(4.0), levels=0)
 
 
+def test_refine_best_keeps_the_draw_that_fits_best(gray_case) -> None:
+    """Of several draws each refined, the one whose refinement fits the gradients best is kept: a rough
+    true kernel beats a wrong line, wherever it stands among the draws."""
+    y, _, k, _ = gray_case
+    line = torch.zeros_like(k)
+    line[0, 0, KSIZE // 2, 1:-1] = 1 / (KSIZE - 2)
+    rough = (k + 0.3 * k.flip(-1)) / 1.3
+    refiner = ClassicRefiner(image_prior=L0Gradient(2e-3), kernel_prior=KernelL2(4.0))
+    history: dict[str, list[float]] = {}
+    refined, index = refiner.refine_best(y, torch.cat([line, rough]), history=history)
+    assert index == 1 and float(kernel_mnc(refined, k)) > 0.9
+    assert len(history["kernel_residual"]) == 5, "only the kept refinement's curves"
+    assert refiner.refine_best(y, torch.cat([rough, line]))[1] == 0
+
+
 def test_refine_refuses_a_kernel_of_the_wrong_shape_or_size() -> None:
     y = torch.rand(1, 1, 32, 32)
     with pytest.raises(InputError, match=r"\(1, 1, H, W\)"):

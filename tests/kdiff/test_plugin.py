@@ -130,6 +130,7 @@ def test_kdiff_runs_end_to_end_with_kernel_samples_and_uncertainty(
     assert float(result.uncertainty.min()) >= 0
     estimate = result.config["kdiff"]
     assert estimate["steps"] == 3 and estimate["guided"] and len(estimate["reblur"]) == 2
+    assert result.config["refined_draw"] in (0, 1), "every draw refined, the best fit kept"
     assert set(result.history) >= {"guidance", "refine"}
     again = run(y, "kdiff", kernel_size=SIZE, registry=registry, params=tiny_params(tiny_weights))
     assert torch.equal(again.kernel_samples, result.kernel_samples), "the same seed gives the same draws"

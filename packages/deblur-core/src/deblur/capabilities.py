@@ -231,7 +231,9 @@ _ALL = (
         (_SOLVER,),
         "`refine(y, k, progress, history)` returns the kernel k (1, 1, s, s) fitted to the whole gray "
         "observation y (1, 1, H, W), on the simplex and centred; the optional `refiner` of the "
-        "`kernel-then-image` flow (`classic-refine`).",
+        "`kernel-then-image` flow (`classic-refine`). Optional: `refine_best(y, kernels, progress, "
+        "history) -> (k, index)`, used when the estimator draws several kernels (each refined, the best "
+        "fit kept).",
         protocol="deblur.solvers.kernel_then_image.KernelRefiner",
         members=("refine",),
     ),

@@ -57,8 +57,9 @@ PAPER = {
 #: The CPU preset: 50 respaced steps, 4 draws in a batch (the best kept, all deconvolved for the
 #: uncertainty map), core's Wiener filter as the guide, a 160 px textured window on one thread, core's
 #: kernel-size rule for photos (``min(H, W) // 10`` within [7, 75] px) unless ``--kernel-size``; the kernel
-#: polished on the whole image by core's ``classic-refine`` over the four finest pyramid levels (with
-#: the ``classic`` method's kernel weight) and deconvolved by core's photo HQS (neither in the paper).
+#: draws polished on the whole image by core's ``classic-refine`` over the four finest pyramid levels
+#: (with the ``classic`` method's kernel weight), the best fit kept, and the photo deconvolved by core's
+#: photo HQS (neither in the paper).
 FAST_COMPONENTS = {
     "estimator": "kdiff",
     "estimator.guide": "wiener",

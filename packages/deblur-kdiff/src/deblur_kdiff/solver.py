@@ -18,9 +18,9 @@ the window, the clean-up and the final ``nonblind`` deconvolution of every chann
 smaller requested kernel is estimated at ``S`` and its centre ``size x size`` kept (the training kernels
 span 30-100% of ``S``). A larger one is estimated on the window downscaled by ``S / size`` (area
 averaging) and the kernel upsampled to ``size`` (bilinear, renormalised): the blur of a downscaled image
-is the downscaled blur. The ``kdiff`` method then polishes it on the whole image with core's
-``classic-refine``; ``kdiff-paper`` has no such stage. ``deblur train kdiff-diffusion --size N`` trains
-a denoiser for another support.
+is the downscaled blur. The ``kdiff`` method then polishes every draw on the whole image with core's
+``classic-refine`` and keeps the best fit; ``kdiff-paper`` has no such stage.
+``deblur train kdiff-diffusion --size N`` trains a denoiser for another support.
 
 Reference: Sanghvi, Chi & Chan, Kernel Diffusion: An Alternate Approach to Blind Deconvolution (arXiv
 2023), Sec. 3.3-3.4, Algorithm 1, Appendix E.

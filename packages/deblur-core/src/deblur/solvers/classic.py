@@ -320,6 +320,31 @@ class ClassicRefiner:
         )
         return center(k)
 
+    def refine_best(
+        self,
+        y: torch.Tensor,
+        kernels: torch.Tensor,
+        progress: Progress | None = None,
+        history: dict[str, list[float]] | None = None,
+    ) -> tuple[torch.Tensor, int]:
+        """Each of the draws ``kernels`` (N, 1, h, w) refined on ``y`` (:meth:`refine`); returns the refined
+        kernel whose last alternation fits the observation's gradients best (the lowest kernel residual),
+        and its index. Only the chosen refinement's curves go into ``history``."""
+        best: tuple[float, int, torch.Tensor, dict[str, list[float]]] | None = None
+        for i, draw in enumerate(kernels):
+            own: dict[str, list[float]] = {}
+            refined = self.refine(y, draw[None], progress, own)
+            residual = own["kernel_residual"][-1] if own.get("kernel_residual") else math.inf
+            if best is None or residual < best[0]:
+                best = (residual, i, refined, own)
+        if best is None:
+            raise InputError("refine_best needs at least one kernel")
+        _, index, k, own = best
+        if history is not None:
+            for name, values in own.items():
+                history.setdefault(name, []).extend(values)
+        return k, index
+
 
 class ClassicBlind:
     """Coarse-to-fine alternating MAP blind deblurring (Xu et al. 2013 / Pan et al. 2014 style).

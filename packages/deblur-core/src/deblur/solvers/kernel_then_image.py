@@ -11,7 +11,9 @@ slots:
   window; what each method package writes (DIP-MC's Algorithm 1, the GAN prior's Algorithm 2, ...).
 - ``refiner`` (optional, capability ``kernel-refiner``): ``refine(gray, k, progress, history) -> k`` on
   the whole luminance (core's ``classic-refine``). Not in the papers: every ``*-paper`` method leaves it
-  empty.
+  empty. When the estimator draws several kernels and the refiner offers ``refine_best(gray, kernels,
+  progress, history) -> (k, index)``, every draw is refined and the one that fits best is kept
+  (``Result.config["refined_draw"]``).
 - ``nonblind`` (``non-blind``): ``(y, k) -> x`` on the whole observation.
 
 Images the estimator returns on its latent grid (``extras``, ``samples``), ``(H + s - 1, W + s - 1)`` for
@@ -168,6 +170,9 @@ class KernelThenImage:
 
         with torch.no_grad():
             k = self.clean(estimate.kernel.detach())
+            kernel_samples = None
+            if estimate.kernels is not None:
+                kernel_samples = torch.cat([self.clean(draw[None]) for draw in estimate.kernels.detach()])
         r0 = c0 = size - 1 - size // 2
         on_grid = (..., slice(r0, r0 + h), slice(c0, c0 + w))
         extras = {name: image.detach()[on_grid] for name, image in estimate.latent.items()}
@@ -175,21 +180,23 @@ class KernelThenImage:
         uncertainty = None if samples is None else samples.std(0, keepdim=True, unbiased=False)
 
         history = dict(estimate.history)
+        chosen = None
         if self.refiner is not None:
             start = time.perf_counter()
             gray = target if self.color == "luminance" else luminance(y)
-            k = self.refiner.refine(gray, k, ctx.progress, history)
+            select = getattr(self.refiner, "refine_best", None)
+            if select is not None and kernel_samples is not None and len(kernel_samples) > 1:
+                k, chosen = select(gray, kernel_samples, ctx.progress, history)
+            else:
+                k = self.refiner.refine(gray, k, ctx.progress, history)
             timings["refinement"] = time.perf_counter() - start
 
         start = time.perf_counter()
         ctx.progress("non-blind", 1, 1)
         x = self.nonblind(y, k)
         timings["nonblind"] = time.perf_counter() - start
-        kernel_samples = None
-        if estimate.kernels is not None:
+        if kernel_samples is not None:
             start = time.perf_counter()
-            with torch.no_grad():
-                kernel_samples = torch.cat([self.clean(draw[None]) for draw in estimate.kernels.detach()])
             if samples is None:
                 draws = []
                 for i, draw in enumerate(kernel_samples):
@@ -210,6 +217,7 @@ class KernelThenImage:
             config={
                 "kernel_size": size,
                 "window": [top, left, h, w],
+                **({} if chosen is None else {"refined_draw": chosen}),
                 self.estimator.name: estimate.config,
             },
         )

@@ -204,16 +204,11 @@ def test_refine_over_pyramid_levels_starts_from_the_shrunk_kernel(gray_case) -> 
     y, _, k, _ = gray_case
     line = torch.zeros_like(k)
     line[0, 0, KSIZE // 2, 1:-1] = 1 / (KSIZE - 2)
-    method = ClassicBlind(
-        image_prior=L0Gradient(2e-3),
-        kernel_prior=KernelL2(4.0),
-        nonblind=HQSDeconvolver(HyperLaplacian(1e-4)),
-    )
     refiner = ClassicRefiner(image_prior=L0Gradient(2e-3), kernel_prior=KernelL2(4.0), levels=3)
     history: dict[str, list[float]] = {}
     refined = refiner.refine(y, line, history=history)
     assert refined.shape == k.shape and float(refined.sum()) == pytest.approx(1.0, abs=1e-5)
-    assert method.pyramid(KSIZE) == [KSIZE, 7, 5, 5], "four levels: the refinement skips the coarsest"
+    assert refiner.pyramid(KSIZE) == [KSIZE, 7, 5, 5], "four levels: the refinement skips the coarsest"
     assert len(history["kernel_residual"]) == 3 * 5
     assert history["weight_scale"][0] == pytest.approx(1.1**-5), "five alternations of decay 1.1 skipped"
     assert float(kernel_mnc(refined, k)) > float(kernel_mnc(line, k)) + 0.1

@@ -22,7 +22,7 @@ from deblur.plugins.records import (
     ScriptRun,
     SolverRecord,
 )
-from deblur.plugins.slots import ANY_FORWARD, FFT_FORWARD, PHOTO_NONBLIND
+from deblur.plugins.slots import ANY_FORWARD, CLASSIC_KERNEL_WEIGHT, FFT_FORWARD, PHOTO_NONBLIND
 
 KRISHNAN = "Krishnan & Fergus, Fast image deconvolution using hyper-Laplacian priors, NeurIPS 2009"
 PAN = "Pan, Hu, Su & Yang, Deblurring text images via L0-regularized intensity and gradient prior, CVPR 2014"
@@ -237,9 +237,8 @@ def deblur_methods() -> Iterator[MethodRecord]:
             "nonblind": "hqs",
             "nonblind.prior": "hyper-laplacian",
         },
-        # the kernel weight is deblur.solvers.classic.KERNEL_PRIOR_WEIGHT (this module must not import torch)
         params={
-            "kernel_prior": {"weight": 4.0},
+            "kernel_prior": {"weight": CLASSIC_KERNEL_WEIGHT},
             "nonblind": PHOTO_NONBLIND,
             "nonblind.prior": {"weight": 1e-4},
         },

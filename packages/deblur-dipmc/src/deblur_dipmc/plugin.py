@@ -59,7 +59,7 @@ PAPER_COMPONENTS = {**ESTIMATOR, "estimator.kernel_rep": "dipmc-kernel-net"}
 #: The fast preset: a 128 px textured window, the softmax floor cut at 5% of the peak, one torch thread
 #: (the networks are small: two threads gain ~20% on an idle 2-core machine and lose several times over
 #: on a loaded one); the refinement prunes at 2% of the peak with the ``classic`` method's kernel weight
-#: (deblur.solvers.classic.KERNEL_PRIOR_WEIGHT; this module must not import torch).
+#: (deblur.plugins.slots.CLASSIC_KERNEL_WEIGHT).
 FAST = {
     "solver": {"crop": 128, "kernel_threshold": 0.05, "threads": 1},
     **classic_refine(iterations=5, kernel_threshold=0.02),

@@ -7,6 +7,7 @@ from deblur.plugins.records import Requirement
 
 __all__ = [
     "ANY_FORWARD",
+    "CLASSIC_KERNEL_WEIGHT",
     "ESTIMATOR_FORWARD",
     "FFT_FORWARD",
     "PHOTO_NONBLIND",
@@ -38,12 +39,16 @@ ESTIMATOR_FORWARD = Requirement(
 PHOTO_NONBLIND = {"saturation": 0.998, "noise_weight": 4.0}
 
 
+#: The ``classic`` method's kernel-prior weight gamma (for images in [0, 1]), here so that recipes can use it
+#: without importing torch (``deblur.solvers.classic.KERNEL_PRIOR_WEIGHT``).
+CLASSIC_KERNEL_WEIGHT = 4.0
+
+
 def classic_refine(**params: object) -> dict[str, dict[str, object]]:
     """The parameters of core's ``classic-refine`` in a method's ``refiner`` slot: ``params`` for the
-    refiner and the ``classic`` method's kernel weight for its kernel prior
-    (deblur.solvers.classic.KERNEL_PRIOR_WEIGHT; ``kernel-l2``'s own default, 1e-3, barely regularises
-    the kernel and costs a refined kernel 0.5-3 dB on Levin)."""
-    return {"refiner": dict(params), "refiner.kernel_prior": {"weight": 4.0}}
+    refiner and the ``classic`` method's kernel weight for its kernel prior (``kernel-l2``'s own default,
+    1e-3, barely regularises the kernel and costs a refined kernel 0.5-3 dB on Levin)."""
+    return {"refiner": dict(params), "refiner.kernel_prior": {"weight": CLASSIC_KERNEL_WEIGHT}}
 
 
 def kernel_rep_slot(default: str) -> Requirement:

@@ -65,6 +65,7 @@ from deblur.errors import InputError
 from deblur.kernels import center
 from deblur.loop import MaxSteps, iterate
 from deblur.observation import SATURATION, kernel_size, luminance, noise_level, saturation_mask
+from deblur.plugins.slots import CLASSIC_KERNEL_WEIGHT
 from deblur.priors.base import GradientPrior, QuadraticKernelPrior
 from deblur.priors.image import interior_gradient
 from deblur.result import Result
@@ -72,7 +73,7 @@ from deblur.solvers._kernel_estimation import KernelLeastSquares, l0_latent, pru
 
 __all__ = ["KERNEL_PRIOR_WEIGHT", "NOISE_WEIGHT", "ClassicBlind", "ClassicRefiner"]
 
-KERNEL_PRIOR_WEIGHT = 4.0
+KERNEL_PRIOR_WEIGHT = CLASSIC_KERNEL_WEIGHT
 """The ``classic`` method's kernel-prior weight gamma (for images in [0, 1])."""
 
 NOISE_WEIGHT = 40.0
@@ -84,10 +85,11 @@ def _odd(n: int) -> int:
     return n if n % 2 else n + 1
 
 
-def pyramid(size: int, ratio: float, coarsest: int) -> list[int]:
-    """Kernel sides of a coarse-to-fine pyramid, from the finest level (``size``) to about ``coarsest``."""
-    levels = max(math.floor(math.log(coarsest / size) / math.log(ratio)), 0) + 1
-    return [_odd(math.ceil(size * ratio**s)) for s in range(levels)]
+def _kernel_side(size: int, minimum: int = 3) -> int:
+    """``size`` as an odd integer of at least ``minimum``."""
+    if isinstance(size, bool) or int(size) != size or size < minimum or size % 2 == 0:
+        raise InputError(f"kernel size must be an odd integer >= {minimum}, got {size!r}")
+    return int(size)
 
 
 def _downscale(y: torch.Tensor, f: float) -> torch.Tensor:
@@ -171,7 +173,7 @@ class ClassicRefiner:
         self.noise_weight = None if noise_weight is None else positive("noise_weight", noise_weight)
         self.levels = count("levels", levels, 1)
         self.scale_ratio = within("scale_ratio", scale_ratio, 0.0, 0.95)
-        self.coarsest = odd_size(coarsest)
+        self.coarsest = _kernel_side(coarsest)
 
     def usable(self, y: torch.Tensor) -> torch.Tensor | None:
         """The pixels of ``y`` (B, C, H, W) to fit, as (B, 1, H, W) bool: all but the clipped ones;
@@ -256,6 +258,11 @@ class ClassicRefiner:
         iterate(step, MaxSteps(self.iterations), stage=label, progress=progress or silent, history=history)
         return state["k"], state["scale"]
 
+    def pyramid(self, size: int) -> list[int]:
+        """Kernel sides from the finest level (``size``) to the coarsest (about ``coarsest``)."""
+        levels = max(math.floor(math.log(self.coarsest / size) / math.log(self.scale_ratio)), 0) + 1
+        return [_odd(math.ceil(size * self.scale_ratio**s)) for s in range(levels)]
+
     def coarse_to_fine(
         self,
         y: torch.Tensor,
@@ -309,7 +316,7 @@ class ClassicRefiner:
         if 2 * max(k.shape[-2:]) > min(y.shape[-2:]):
             raise InputError(f"kernel {tuple(k.shape[-2:])} is too large for a {tuple(y.shape[-2:])} image")
         if self.levels > 1 and k.shape[-2] == k.shape[-1]:
-            sizes = pyramid(k.shape[-1], self.scale_ratio, self.coarsest)
+            sizes = self.pyramid(k.shape[-1])
             skipped = max(len(sizes) - self.levels, 0) * self.iterations
             scale = max(self.weight_decay**-skipped, self.min_weight_scale)  # where the method's would be
             return self.coarse_to_fine(
@@ -330,6 +337,8 @@ class ClassicRefiner:
         """Each of the draws ``kernels`` (N, 1, h, w) refined on ``y`` (:meth:`refine`); returns the refined
         kernel whose last alternation fits the observation's gradients best (the lowest kernel residual),
         and its index. Only the chosen refinement's curves go into ``history``."""
+        if len(kernels) == 0:
+            raise InputError("refine_best needs at least one kernel")
         best: tuple[float, int, torch.Tensor, dict[str, list[float]]] | None = None
         for i, draw in enumerate(kernels):
             own: dict[str, list[float]] = {}
@@ -337,8 +346,7 @@ class ClassicRefiner:
             residual = own["kernel_residual"][-1] if own.get("kernel_residual") else math.inf
             if best is None or residual < best[0]:
                 best = (residual, i, refined, own)
-        if best is None:
-            raise InputError("refine_best needs at least one kernel")
+        assert best is not None
         _, index, k, own = best
         if history is not None:
             for name, values in own.items():
@@ -401,16 +409,10 @@ class ClassicBlind:
             coarsest=coarsest,
         )
         self.nonblind = nonblind
-        self.kernel_size = None if kernel_size is None else self._check_size(kernel_size)
+        self.kernel_size = None if kernel_size is None else _kernel_side(kernel_size)
         if threads is not None and (isinstance(threads, bool) or int(threads) != threads or threads < 1):
             raise InputError(f"threads must be a positive integer or None, got {threads!r}")
         self.threads = threads
-
-    @staticmethod
-    def _check_size(size: int, minimum: int = 3) -> int:
-        if isinstance(size, bool) or int(size) != size or size < minimum or size % 2 == 0:
-            raise InputError(f"kernel size must be an odd integer >= {minimum}, got {size!r}")
-        return int(size)
 
     def params(self) -> dict[str, Any]:
         """The resolved parameters (JSON-serialisable), recorded in ``Result.config``."""
@@ -423,7 +425,7 @@ class ClassicBlind:
 
     def pyramid(self, size: int) -> list[int]:
         """Kernel sides from the finest level (``size``) to the coarsest (about ``coarsest``)."""
-        return pyramid(size, self.level.scale_ratio, self.level.coarsest)
+        return self.level.pyramid(size)
 
     def estimate_kernel(
         self,
@@ -447,7 +449,7 @@ class ClassicBlind:
             raise InputError("image must be a floating-point tensor with finite values")
         B, _, H, W = y.shape
         requested = ctx.kernel_size if ctx.kernel_size is not None else self.kernel_size
-        size = kernel_size((H, W), None if requested is None else self._check_size(requested))
+        size = kernel_size((H, W), None if requested is None else _kernel_side(requested))
         history: dict[str, list[float]] = {}
         with torch_threads(self.threads if y.device.type == "cpu" else None):
             start = time.perf_counter()

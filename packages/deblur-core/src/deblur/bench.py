@@ -16,9 +16,15 @@ Datasets (``load_dataset(spec)``):
 - ``synthetic:N``: ``N`` images made on the fly with seed 0: scikit-image's photos (gray, centre crops)
   when scikit-image is installed, else dead leaves and text; each blurred "valid" by its own
   camera-shake kernel of size 31 (or ``kernel_size``) plus 1% Gaussian noise; 255x255 observations.
+- ``synthetic-sv:N``: the first ``N`` cases of the seeded spatially varying set
+  (:func:`deblur.data.spatially_varying.sv_cases`): 255x255 observations, each blurred by its own field
+  of 31 px (or ``kernel_size``) kernels on an 8x8 grid; the true field is the item's ``kernel_field``,
+  blind methods get its kernel size, and scores carry the field's kind (camera, mixed, uniform) as
+  their category.
 
 Methods are registered method names (blind, run through :func:`deblur.run`) or ``true-kernel:SOLVER``
-(the non-blind solver ``SOLVER`` given the dataset's true kernel, through :func:`deblur.deconvolve`).
+(the non-blind solver ``SOLVER`` given the dataset's true kernel, through :func:`deblur.deconvolve`;
+on a spatially varying item the true field's operator, for the solvers that take any linear operator).
 Every report's first row is ``input``, the blurred observation scored as it is: a method's gain over
 it is what deblurring bought.
 Blind methods are scored as ``deblur run`` hands them out: where the result's confidence
@@ -29,7 +35,8 @@ gain" is the mean gain had every estimate been kept).
 Scores per image follow Levin's protocol (:func:`deblur.metrics.levin_compare`: 15 px border crop, best
 shift within +-5 px in quarter pixels) on the estimate clipped to [0, 1]: PSNR, SSIM, the error ratio
 where the dataset has true-kernel SSDs, the kernel MNC (:func:`deblur.metrics.kernel_mnc`) where the
-true kernel is known, and wall-clock seconds.
+true kernel is known, the field MNC where the true field is (the mean kernel MNC at the centres of its
+grid cells, against the estimate's field there or its one kernel everywhere), and wall-clock seconds.
 """
 
 from __future__ import annotations
@@ -90,7 +97,10 @@ class BenchItem:
         kernel: true kernel (1, 1, h, w) (true convolution), if known.
         kernel_size: support given to blind methods (odd), if the dataset knows it.
         ssd_reference: SSD of deconvolution with the true kernel (error-ratio denominator), if known.
-        category: the kind of case (``realistic``: plain, saturated, text, large), if the set has kinds.
+        category: the kind of case (``realistic``: plain, saturated, text, large; ``synthetic-sv``:
+            camera, mixed, uniform), if the set has kinds.
+        kernel_field: true spatially varying blur (1, h * w, Gh, Gw), a field on a grid over ``blurry``
+            (the layout of ``Result.kernel_field``), if known; ``kernel`` is then ``None``.
     """
 
     name: str
@@ -100,6 +110,7 @@ class BenchItem:
     kernel_size: int | None = None
     ssd_reference: float | None = None
     category: str | None = None
+    kernel_field: torch.Tensor | None = None
 
 
 # ------------------------------------------------------------------------------------------- datasets
@@ -112,15 +123,19 @@ def load_dataset(
     kernel_size: int | None = None,
     images: Sequence[str] | None = None,
 ) -> list[BenchItem]:
-    """Load ``levin:PATH``, ``folder:PATH``, ``realistic:N`` or ``synthetic:N`` (see the module docstring).
+    """Load ``levin:PATH``, ``folder:PATH``, ``realistic:N``, ``synthetic:N`` or ``synthetic-sv:N`` (see
+    the module docstring).
 
     ``images`` keeps the named images (in the dataset's order; an unknown name is an error), ``limit``
     then keeps the first ``limit``; ``kernel_size`` overrides the size given to blind methods (and sets
-    the kernel size of ``synthetic``).
+    the kernel size of ``synthetic`` and ``synthetic-sv``).
     """
     kind, sep, arg = spec.partition(":")
     if not sep or not arg:
-        raise InputError(f"dataset spec {spec!r} must be levin:PATH, folder:PATH, realistic:N or synthetic:N")
+        raise InputError(
+            f"dataset spec {spec!r} must be levin:PATH, folder:PATH, realistic:N, synthetic:N or "
+            "synthetic-sv:N"
+        )
     if limit is not None and limit < 1:
         raise InputError(f"limit must be a positive integer, got {limit}")
     if kernel_size is not None and (kernel_size < 3 or kernel_size % 2 == 0):
@@ -129,7 +144,7 @@ def load_dataset(
         items = _levin(arg)
     elif kind == "folder":
         items = _folder(Path(arg))
-    elif kind in ("synthetic", "realistic"):
+    elif kind in ("synthetic", "synthetic-sv", "realistic"):
         try:
             n = int(arg)
         except ValueError:
@@ -138,11 +153,14 @@ def load_dataset(
             raise InputError(f"{kind}:N needs a positive integer N, got {arg!r}")
         if kind == "synthetic":
             items = _synthetic(min(n, limit or n), kernel_size or SYNTHETIC_KERNEL)
+        elif kind == "synthetic-sv":
+            items = _synthetic_sv(n if images else min(n, limit or n), kernel_size or SYNTHETIC_KERNEL)
         else:
             items = _realistic(n if images else min(n, limit or n))
     else:
         raise InputError(
-            f"unknown dataset kind {kind!r} in {spec!r}; expected levin, folder, realistic or synthetic"
+            f"unknown dataset kind {kind!r} in {spec!r}; expected levin, folder, realistic, synthetic or "
+            "synthetic-sv"
         )
     if images is not None:
         known = {item.name for item in items}
@@ -266,6 +284,15 @@ def _synthetic(n: int, ksize: int) -> list[BenchItem]:
     return items
 
 
+def _synthetic_sv(n: int, ksize: int) -> list[BenchItem]:
+    from deblur.data.spatially_varying import sv_cases
+
+    return [
+        BenchItem(c.name, c.blurry, c.sharp, None, ksize, category=c.kind, kernel_field=c.field)
+        for c in sv_cases(n, ksize)
+    ]
+
+
 def _realistic(n: int) -> list[BenchItem]:
     from deblur.data.realistic import realistic_cases
 
@@ -308,11 +335,15 @@ def default_run(
 
     ``overrides`` are parameters by slot path (``{"solver": {"iterations": 3}}``, as ``deblur.run``
     takes them) and ``components`` component names by slot path (``{"refiner": "none"}``); for a
-    true-kernel run they address the non-blind solver ("solver") and its slots.
+    true-kernel run they address the non-blind solver ("solver") and its slots. On an item with a true
+    ``kernel_field`` a true-kernel run blurs by the field's operator (:func:`deblur.operators.grid_blur`,
+    filled into the solver's ``forward`` slot), which only solvers taking any linear operator accept.
     """
     from deblur.pipeline import deconvolve, run
 
     kind, name = parse_method(method)
+    if kind == "true-kernel" and item.kernel_field is not None:
+        return _true_field_run(name, item, overrides, components, registry)
     if kind == "true-kernel":
         if item.kernel is None:
             raise InputError(f"{method} needs the true kernel, which {item.name} does not have")
@@ -330,6 +361,47 @@ def default_run(
     )
 
 
+def _true_field_run(
+    solver: str,
+    item: BenchItem,
+    overrides: Mapping[str, Any],
+    components: Mapping[str, str] | None,
+    registry: Registry | None,
+) -> Result:
+    """``true-kernel:SOLVER`` on a spatially varying item: ``SOLVER`` with the true field's operator."""
+    from deblur.operators import KernelFieldBlur, grid_blur
+    from deblur.pipeline import deconvolve, default_registry
+
+    registry = registry or default_registry()
+    op = grid_blur(item.kernel_field, tuple(item.blurry.shape[-2:]))
+    operator = "kernel-field" if isinstance(op, KernelFieldBlur) else "kernel-basis"
+    provides = registry.get("operator", operator).record.provides
+    able = [
+        e.name
+        for e in registry.all(["solver"])
+        if "non-blind" in e.record.provides
+        and "forward" in e.record.requires
+        and not e.record.requires["forward"].missing(provides)
+    ]
+    registry.get("solver", solver)  # an unknown solver is named as such
+    if solver not in able:
+        raise InputError(
+            f"true-kernel:{solver} needs a uniform kernel, but {item.name} is blurred by a kernel field; "
+            f"solvers that take one: {', '.join(able) or 'none registered'}"
+        )
+    operand = op.field if isinstance(op, KernelFieldBlur) else (op.kernels, op.weights)
+    x = deconvolve(
+        item.blurry,
+        operand,
+        solver=solver,
+        operator=operator,
+        registry=registry,
+        components=components,
+        params=overrides,
+    )
+    return Result(image=x, kernel_field=item.kernel_field)
+
+
 @dataclass
 class ImageScore:
     """Scores of one method on one image (``None`` where the dataset lacks what a score needs)."""
@@ -345,10 +417,28 @@ class ImageScore:
     category: str | None = None
     confidence: dict[str, Any] | None = None
     estimate_psnr: float | None = None
+    field_mnc: float | None = None
+
+
+def _estimated_cells(item: BenchItem, result: Result) -> torch.Tensor | None:
+    """The estimate's kernels ``(Gh * Gw, 1, h, w)`` at the cell centres of the true field's grid: its
+    ``kernel_field`` read there, else its one ``kernel`` everywhere; ``None`` without either (or without
+    a true field)."""
+    from deblur.fields import cell_kernels
+
+    if item.kernel_field is None:
+        return None
+    shape, grid = tuple(item.blurry.shape[-2:]), tuple(item.kernel_field.shape[-2:])
+    if result.kernel_field is not None:
+        return cell_kernels(result.kernel_field, shape, grid)
+    if result.kernel is not None:
+        return result.kernel[:1].detach().to("cpu", torch.float32).expand(grid[0] * grid[1], -1, -1, -1)
+    return None
 
 
 def score(item: BenchItem, method: str, result: Result, seconds: float) -> ImageScore:
     """Levin-protocol scores of ``result`` against ``item`` (the estimate is clipped to [0, 1])."""
+    from deblur.fields import cell_kernels
     from deblur.metrics import kernel_mnc, levin_compare
 
     est = result.image.detach().to("cpu", torch.float32).clamp(0, 1)
@@ -361,6 +451,12 @@ def score(item: BenchItem, method: str, result: Result, seconds: float) -> Image
     mnc = None
     if item.kernel is not None and result.kernel is not None:
         mnc = float(kernel_mnc(result.kernel[:1].detach().to("cpu", torch.float32), item.kernel))
+    field_mnc = None
+    estimated = _estimated_cells(item, result)
+    if item.kernel_field is not None and estimated is not None:
+        grid = tuple(item.kernel_field.shape[-2:])
+        true = cell_kernels(item.kernel_field, tuple(item.blurry.shape[-2:]), grid)
+        field_mnc = float(kernel_mnc(estimated, true).mean())
     confidence = result.confidence[0].as_dict() if result.confidence else None
     estimate = result.extras.get("estimate")
     estimate_psnr = None
@@ -378,6 +474,7 @@ def score(item: BenchItem, method: str, result: Result, seconds: float) -> Image
         item.category,
         confidence,
         estimate_psnr,
+        field_mnc,
     )
 
 
@@ -454,8 +551,9 @@ class BenchReport:
     def summary(self) -> dict[str, dict[str, float | int | None]]:
         """Per method: image count, mean PSNR/SSIM/MNC, the mean PSNR gain over the input and how many
         images came out worse than their input, how many fell back to the input and the estimates' mean
-        gain, share of error ratio <= 2 and <= 3, seconds."""
+        gain, share of error ratio <= 2 and <= 3, seconds; the mean field MNC too where some score has one."""
         out = {}
+        fields = self._has_field_mnc()
         for m in self.methods:
             rows = [s for s in self.scores if s.method == m]
             secs = [s.seconds for s in rows]
@@ -473,10 +571,14 @@ class BenchReport:
                 "error_ratio_le2": _share([s.error_ratio for s in rows], 2.0),
                 "error_ratio_le3": _share([s.error_ratio for s in rows], 3.0),
                 "mnc": _mean([s.mnc for s in rows]),
+                **({"field_mnc": _mean([s.field_mnc for s in rows])} if fields else {}),
                 "seconds_median": statistics.median(secs) if secs else None,
                 "seconds_mean": _mean(secs),
             }
         return out
+
+    def _has_field_mnc(self) -> bool:
+        return any(s.field_mnc is not None for s in self.scores)
 
     def to_json(self) -> str:
         """Everything as JSON: dataset, methods, settings, machine, summary and every per-image score.
@@ -529,12 +631,15 @@ class BenchReport:
             cells = []
             for kind in kinds:
                 values = [g for image, g in gains.items() if category.get(image) == kind]
-                cells.append(f"{_mean(values):+.2f} / {sum(v < 0 for v in values)}" if values else "-")
+                mean = _mean(values)  # None where every gain is infinite (exact restorations)
+                shown = "-" if mean is None else f"{mean:+.2f}"
+                cells.append(f"{shown} / {sum(v < 0 for v in values)}" if values else "-")
             lines.append(f"| {m} | " + " | ".join(cells) + " |")
         return lines
 
     def to_markdown(self) -> str:
-        """A summary table per method, a per-image table and the machine."""
+        """A summary table per method, a per-image table and the machine (with a field MNC column where
+        some score has one)."""
 
         def num(v: float | None, fmt: str) -> str:
             return "-" if v is None else format(v, fmt)
@@ -542,11 +647,14 @@ class BenchReport:
         def pct(v: float | None) -> str:
             return "-" if v is None else f"{100 * v:.0f}%"
 
+        fields = self._has_field_mnc()
         lines = [f"# Benchmark: {self.dataset}", ""]
         lines += [
             "| method | images | PSNR (dB) | gain (dB) | worse than input | fell back | estimate gain (dB) "
-            "| SSIM | ER <= 2 | ER <= 3 | kernel MNC | s/image median | s/image mean |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| SSIM | ER <= 2 | ER <= 3 | kernel MNC |"
+            + (" field MNC |" if fields else "")
+            + " s/image median | s/image mean |",
+            "|---|" + "---:|" * (13 if fields else 12),
         ]
         for m, s in self.summary().items():
             lines.append(
@@ -554,10 +662,12 @@ class BenchReport:
                 f"{num(s['worse'], 'd')} | {num(s['fallback'], 'd')} | {num(s['estimate_gain'], '+.2f')} | "
                 f"{num(s['ssim'], '.3f')} | "
                 f"{pct(s['error_ratio_le2'])} | {pct(s['error_ratio_le3'])} | {num(s['mnc'], '.3f')} | "
-                f"{num(s['seconds_median'], '.1f')} | {num(s['seconds_mean'], '.1f')} |"
+                + (f"{num(s['field_mnc'], '.3f')} | " if fields else "")
+                + f"{num(s['seconds_median'], '.1f')} | {num(s['seconds_mean'], '.1f')} |"
             )
         lines += self._categories()
-        lines += ["", "Per image: PSNR (dB) / SSIM / error ratio / kernel MNC / seconds.", ""]
+        shown = "kernel MNC / field MNC" if fields else "kernel MNC"
+        lines += ["", f"Per image: PSNR (dB) / SSIM / error ratio / {shown} / seconds.", ""]
         lines.append("| image | " + " | ".join(self.methods) + " |")
         lines.append("|---|" + "---|" * len(self.methods))
         table: dict[str, dict[str, ImageScore]] = {}
@@ -571,7 +681,8 @@ class BenchReport:
                     "-"
                     if s is None
                     else f"{s.psnr:.2f} / {s.ssim:.3f} / {num(s.error_ratio, '.2f')} / {num(s.mnc, '.3f')} / "
-                    f"{s.seconds:.1f}"
+                    + (f"{num(s.field_mnc, '.3f')} / " if fields else "")
+                    + f"{s.seconds:.1f}"
                 )
             lines.append(f"| {image} | " + " | ".join(cells) + " |")
         mach = self.machine
@@ -600,9 +711,15 @@ def montage(
     blurry: torch.Tensor,
     panels: Sequence[tuple[str, torch.Tensor, torch.Tensor | None]],
     true_kernel: torch.Tensor | None = None,
+    *,
+    fields: bool = False,
 ) -> np.ndarray:
     """An RGB uint8 picture: the blurry input then each ``(label, image, kernel)`` panel, labelled, with
-    each estimated kernel under its image and the true kernel (when known) under the input."""
+    each estimated kernel under its image and the true kernel (when known) under the input.
+
+    With ``fields`` the kernels are pictures of kernel fields (:func:`deblur.fields.field_picture`),
+    shown as wide as the images.
+    """
     from PIL import Image, ImageDraw
 
     from deblur.kernels import kernel_to_image
@@ -610,29 +727,38 @@ def montage(
     H, W = blurry.shape[-2:]
     label_h, pad = 14, 4
     tiles = [("blurry", blurry, None), *panels]
-    side = max(8, (W - pad) // 2)
-    has_kernels = any(k is not None for _, _, k in panels) or true_kernel is not None
-    row_h = label_h + H + (label_h + side if has_kernels else 0)
+    side = W if fields else max(8, (W - pad) // 2)
+    shown = [true_kernel, *(k for _, _, k in panels)]
+    pictures = [None if k is None else Image.fromarray(kernel_to_image(k[:1])) for k in shown]
+    inset_h = max((max(1, round(side * p.height / p.width)) for p in pictures if p is not None), default=0)
+    row_h = label_h + H + (label_h + inset_h if inset_h else 0)
     canvas = Image.new("RGB", (len(tiles) * (W + pad) + pad, row_h + pad), (255, 255, 255))
     draw = ImageDraw.Draw(canvas)
-
-    def paste_kernel(k: torch.Tensor, x0: int, y0: int) -> None:
-        pic = Image.fromarray(kernel_to_image(k[:1])).resize((side, side), Image.NEAREST)
-        canvas.paste(pic.convert("RGB"), (x0, y0))
-        draw.rectangle((x0 - 1, y0 - 1, x0 + side, y0 + side), outline=(128, 128, 128))
-
-    for i, (label, img, k) in enumerate(tiles):
+    for i, ((label, img, _), pic) in enumerate(zip(tiles, pictures, strict=True)):
         x0 = pad + i * (W + pad)
         draw.text((x0, 1), label[: max(4, W // 6)], fill=(0, 0, 0))
         canvas.paste(Image.fromarray(_rgb(img)), (x0, label_h))
-        if not has_kernels:
+        if pic is None:
             continue
+        size = (side, max(1, round(side * pic.height / pic.width)))
         y0 = label_h + H
-        shown = true_kernel if i == 0 else k
-        if shown is not None:
-            draw.text((x0, y0 + 1), "true kernel" if i == 0 else "estimate", fill=(0, 0, 0))
-            paste_kernel(shown, x0, y0 + label_h)
+        truth = "true field" if fields else "true kernel"
+        draw.text((x0, y0 + 1), truth if i == 0 else "estimate", fill=(0, 0, 0))
+        y0 += label_h
+        canvas.paste(pic.resize(size, Image.NEAREST).convert("RGB"), (x0, y0))
+        draw.rectangle((x0 - 1, y0 - 1, x0 + size[0], y0 + size[1]), outline=(128, 128, 128))
     return np.array(canvas)
+
+
+def _field_inset(item: BenchItem, result: Result) -> torch.Tensor | None:
+    """The picture of a result's kernels at the cell centres of ``item``'s true field, laid out as that
+    field (:func:`deblur.fields.field_picture`), or ``None`` when the result has no kernel."""
+    from deblur.fields import field_picture
+
+    cells = _estimated_cells(item, result)
+    if cells is None or item.kernel_field is None:
+        return None
+    return field_picture(cells.flatten(1).T.reshape(1, -1, *item.kernel_field.shape[-2:]))
 
 
 def _write_png(path: Path, picture: np.ndarray) -> None:
@@ -685,13 +811,15 @@ def run_bench(
     """Score the input and run every method on every item, score them and (with ``out_dir``) write the
     outputs.
 
-    ``out_dir`` receives ``report.md``, ``report.json``, ``montages/<image>.png`` and each blind
-    method's estimated kernel as ``kernels/<method>/<image>.npy``; the reports are rewritten after every
-    image, so an interrupted run keeps what it finished. With ``resume`` the images already scored in
-    ``out_dir/report.json`` by every method are kept (with their times) and only the rest are run; that
-    report must come from the same dataset, methods, overrides and components (by method; recorded
-    only where some are given).
+    ``out_dir`` receives ``report.md``, ``report.json``, ``montages/<image>.png`` (on an item with a true
+    kernel field, the fields as grids of kernels) and each blind method's estimated kernel as
+    ``kernels/<method>/<image>.npy`` (a kernel field as ``<image>-field.npy``); the reports are
+    rewritten after every image, so an interrupted run keeps what it finished. With ``resume`` the
+    images already scored in ``out_dir/report.json`` by every method are kept (with their times) and
+    only the rest are run; that report must come from the same dataset, methods, overrides and
+    components (by method; recorded only where some are given).
     """
+    from deblur.fields import field_picture
     from deblur.io import write_kernel
 
     if not methods:
@@ -725,6 +853,7 @@ def run_bench(
     total, step = len(items) * len(methods), 0
     for item in items:
         panels = []
+        sv = item.kernel_field is not None
         for m in methods:
             start = time.perf_counter()
             result = Result(image=item.blurry) if m == INPUT else run(m, item, dict(overrides or {}))
@@ -733,14 +862,20 @@ def run_bench(
             report.scores.append(s)
             blind = parse_method(m)[0] == "blind"
             if m != INPUT:  # the montage's first panel is the input already
-                panels.append((m, result.image.clamp(0, 1), result.kernel if blind else None))
+                inset = (_field_inset(item, result) if sv else result.kernel) if blind else None
+                panels.append((m, result.image.clamp(0, 1), inset))
             if out is not None and blind and result.kernel is not None:
                 write_kernel(out / "kernels" / m / f"{item.name}.npy", result.kernel)
+            if out is not None and blind and result.kernel_field is not None:
+                estimate = result.kernel_field.detach().cpu().numpy()
+                np.save(out / "kernels" / m / f"{item.name}-field.npy", estimate)
             step += 1
             if progress is not None:
                 progress("bench", step, total, psnr=s.psnr, seconds=seconds)
         if out is not None:
-            _write_png(out / "montages" / f"{item.name}.png", montage(item.blurry, panels, item.kernel))
+            truth = field_picture(item.kernel_field) if item.kernel_field is not None else item.kernel
+            picture = montage(item.blurry, panels, truth, fields=sv)
+            _write_png(out / "montages" / f"{item.name}.png", picture)
             _write_text(out / "report.md", report.to_markdown())
             _write_text(out / "report.json", report.to_json())
     return report

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from deblur.errors import InputError
+from deblur.fields import field_picture
 from deblur.io import ImageInfo, write_image, write_kernel
 from deblur.result import Result
 
@@ -63,8 +64,9 @@ def write_result(
     extension: str = ".png",
     report: dict[str, Any] | None = None,
 ) -> dict[str, str]:
-    """Write the image (input's bit depth), kernel PNG + .npy, kernel samples, extras, samples, uncertainty
-    and a JSON report.
+    """Write the image (input's bit depth), kernel PNG + .npy, kernel samples, kernel field (.npy, and a
+    PNG of its kernels on up to 16x16 positions, :func:`deblur.fields.field_picture`), extras, samples,
+    uncertainty and a JSON report.
 
     Returns the written file names by role and suffix (``"deblurred.png"``, ``"kernel.npy"``, ...).
     Nothing is left behind if any write fails.
@@ -93,6 +95,7 @@ def write_result(
             write_kernel(name("kernel-samples", ".png"), kernel_strip(draws))
         if result.kernel_field is not None:
             np.save(name("kernel-field", ".npy"), result.kernel_field.detach().cpu().numpy())
+            write_kernel(name("kernel-field", ".png"), field_picture(result.kernel_field, cells=16))
         for extra, image in result.extras.items():
             write_image(name(extra, extension), image.clamp(0, 1), bit_depth=info.bit_depth)
         if result.samples is not None:

@@ -22,8 +22,12 @@ class Result:
             spatially varying results.
         kernel_samples: draws of the kernel (N, 1, h, w) by a sampling method (e.g. kernel diffusion), the
             best first, or ``None``.
-        kernel_field: spatially varying kernels, layout documented by the operator that produced
-            them (see :mod:`deblur.operators.spatially_varying`), or ``None``.
+        kernel_field: spatially varying kernels ``(B or 1, h * w, Gh, Gw)`` on a grid over the image,
+            or ``None``: channel ``a * w + b`` holds kernel entry ``k[a, b]`` (true convolution,
+            filter-then-mask), the kernel at each grid cell's centre, bilinear in between; one per
+            pixel when ``(Gh, Gw)`` is the image's size. See "a field on a coarser grid" in
+            :mod:`deblur.operators.spatially_varying` (:func:`~deblur.operators.grid_blur` builds its
+            operator, :func:`~deblur.operators.field_at` reads it anywhere).
         extras: further images, e.g. ``{"dip_output": ...}`` for a method's direct network output.
         samples: Monte-Carlo samples of the image (S, C, H, W), if the method draws any.
         uncertainty: per-pixel uncertainty map (B, C, H, W), e.g. a sample standard deviation.

@@ -29,26 +29,16 @@ import torch
 from torch import nn
 
 from deblur.errors import InputError
+from deblur.nn import frozen
 from deblur.observation import luminance, textured_window
 from deblur_gankernel.encoder import KernelEncoder
 from deblur_gankernel.generator import KernelGenerator
 from deblur_gankernel.store import load_encoder, load_generator
 
-__all__ = ["INITS", "SPACES", "GanLatentKernel", "frozen", "gan_latent"]
+__all__ = ["INITS", "SPACES", "GanLatentKernel", "gan_latent"]
 
 SPACES = ("w", "z", "generator")
 INITS = ("encoder", "average", "random")
-
-
-def frozen(module: nn.Module) -> nn.Module:
-    """A copy of ``module`` whose parameters are buffers (they move with ``.to()`` but are never
-    ``parameters()``), in eval mode."""
-    module = copy.deepcopy(module)
-    for sub in module.modules():
-        for name, p in list(sub.named_parameters(recurse=False)):
-            delattr(sub, name)
-            sub.register_buffer(name, p.detach())
-    return module.eval()
 
 
 class GanLatentKernel(nn.Module):

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     "spec",
     required=True,
     metavar="SPEC",
-    help="levin:PATH, folder:PATH (blurry/, sharp/, optional kernels/), realistic:N or synthetic:N.",
+    help="levin:PATH, folder:PATH (blurry/, sharp/, optional kernels/), realistic:N, synthetic:N or "
+    "synthetic-sv:N (spatially varying blur, scored by field MNC).",
 )
 @click.option("--limit", type=int, help="Use only the first N images.")
 @click.option("--images", metavar="NAME,...", help="Use only these images (comma-separated names).")
@@ -63,7 +64,8 @@ def bench_command(
     resume: bool,
     quiet: bool,
 ) -> None:
-    """Benchmark METHODS side by side (`true-kernel:SOLVER` runs a non-blind solver with the true kernel)."""
+    """Benchmark METHODS side by side (`true-kernel:SOLVER` runs a non-blind solver with the true kernel,
+    or on synthetic-sv with the true kernel field: cg, richardson-lucy)."""
     from deblur.bench import default_run, load_dataset, parse_method, run_bench
     from deblur.outputs import check_writable
     from deblur.pipeline import resolve_method, resolve_solver

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from deblur.operators.base import LinearOperator, OperatorBuilder, adjoint_mismatch, build_operator
 from deblur.operators.fft import fast_len, psf2otf
-from deblur.operators.spatially_varying import BasisBlur, KernelFieldBlur, basis_to_field, field_from_kernel
+from deblur.operators.spatially_varying import (
+    BasisBlur,
+    KernelFieldBlur,
+    basis_to_field,
+    field_at,
+    field_from_kernel,
+    grid_blur,
+    grid_weights,
+)
 from deblur.operators.uniform import UniformBlur, convolve, convolve_adjoint
 
 __all__ = [
@@ -19,6 +27,9 @@ __all__ = [
     "convolve",
     "convolve_adjoint",
     "fast_len",
+    "field_at",
     "field_from_kernel",
+    "grid_blur",
+    "grid_weights",
     "psf2otf",
 ]

@@ -11,6 +11,13 @@ Two composition orders (the trap: they are different operators, transposes of ea
 
 A spatially constant field is the uniform blur ``k * x`` in both orders.
 
+A field on a coarser grid ``(Gh, Gw)`` than its image (the layout of ``Result.kernel_field`` and of the
+spatially varying benchmark) is the kernel at each grid cell's centre, interpolated bilinearly in between
+(:func:`grid_weights`, the weights of :func:`torch.nn.functional.interpolate` with
+``align_corners=False``): :func:`grid_blur` builds its operator, a :class:`BasisBlur` of the ``Gh * Gw``
+kernels (or a :class:`KernelFieldBlur` when the grid is the image's), and :func:`field_at` reads its
+kernels at given pixels.
+
 Field layout: ``(B, h * w, Hf, Wf)``, channel ``j = a * w + b`` holding kernel entry ``k[a, b]`` (row-major,
 centre ``(h // 2, w // 2)``, TRUE convolution like :mod:`deblur.operators.uniform`); ``B`` may be 1.
 The field grid ``(Hf, Wf)`` is the grid it is attached to: the output grid for filter-then-mask, the
@@ -89,6 +96,49 @@ def basis_to_field(kernels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor
 def field_from_kernel(k: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     """Spatially constant field ``(B, h * w, H, W)`` from one kernel ``(B, 1, h, w)``."""
     return k.flatten(1)[:, :, None, None].expand(-1, -1, int(shape[0]), int(shape[1]))
+
+
+def grid_weights(grid: tuple[int, int], shape: tuple[int, int]) -> torch.Tensor:
+    """Bilinear weights ``(1, Gh * Gw, H, W)`` of a ``grid`` of cell-centred kernels on an ``H x W`` image:
+    non-negative, summing to 1 at every pixel (a partition of unity), cell ``i * Gw + j`` first."""
+    Gh, Gw = int(grid[0]), int(grid[1])
+    eye = torch.eye(Gh * Gw).reshape(Gh * Gw, 1, Gh, Gw)
+    w = F.interpolate(eye, size=(int(shape[0]), int(shape[1])), mode="bilinear", align_corners=False)
+    return w.reshape(1, Gh * Gw, int(shape[0]), int(shape[1]))
+
+
+def grid_blur(
+    field: torch.Tensor,
+    shape: tuple[int, int],
+    *,
+    order: str = "filter-then-mask",
+    boundary: str = "valid",
+    padding: str = "reflect",
+) -> BasisBlur | KernelFieldBlur:
+    """The operator of a kernel field ``(1, h * w, Gh, Gw)`` on the grid of an ``H x W`` field (the
+    observation grid for filter-then-mask): per pixel when the grid is ``shape``, else bilinear."""
+    if not isinstance(field, torch.Tensor) or field.ndim != 4 or field.shape[0] != 1:
+        got = tuple(field.shape) if isinstance(field, torch.Tensor) else type(field).__name__
+        raise InputError(f"a kernel field on a grid must be (1, h*w, Gh, Gw), got {got}")
+    if tuple(field.shape[-2:]) == tuple(shape):
+        return KernelFieldBlur(field, order=order, boundary=boundary, padding=padding)
+    h, w = _kernel_size(field.shape[1], None)
+    kernels = field[0].flatten(1).T.reshape(-1, 1, h, w).contiguous()
+    weights = grid_weights(tuple(field.shape[-2:]), shape).to(field)
+    return BasisBlur(kernels, weights, order=order, boundary=boundary, padding=padding)
+
+
+def field_at(field: torch.Tensor, shape: tuple[int, int], points: torch.Tensor) -> torch.Tensor:
+    """Kernels ``(B, P, 1, h, w)`` of a field ``(B, h * w, Gh, Gw)`` over an ``H x W`` image at ``points``
+    ``(P, 2)`` (row, col in pixels), interpolated as :func:`grid_weights` does."""
+    B, L = field.shape[:2]
+    h, w = _kernel_size(L, None)
+    H, W = int(shape[0]), int(shape[1])
+    rows = 2 * (points[:, 0].to(field) + 0.5) / H - 1
+    cols = 2 * (points[:, 1].to(field) + 0.5) / W - 1
+    where = torch.stack([cols, rows], -1).reshape(1, 1, -1, 2).expand(B, -1, -1, -1)
+    taps = F.grid_sample(field, where, mode="bilinear", padding_mode="border", align_corners=False)
+    return taps[:, :, 0].transpose(1, 2).reshape(B, -1, 1, h, w)
 
 
 def _as_tensor(value: Any, what: str) -> torch.Tensor:

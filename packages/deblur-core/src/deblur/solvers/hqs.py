@@ -24,6 +24,11 @@ the unscaled multiplier. "circular" uses ``M = I`` on the observation grid; "sam
 latent's window aligned with ``y``. Every step is a differentiable torch operation, so gradients flow to
 the kernel through the fixed number of unrolled iterations.
 
+Any other linear blur (a kernel field, a basis of kernels: :mod:`deblur.operators.spatially_varying`)
+is solved by :func:`hqs_operator`: the same splitting of ``w = D x`` and continuation, the quadratic
+``x`` step :math:`(A^T M A + \beta D^T D) x = A^T M y + \beta D^T w` solved by conjugate gradients
+warm-started from the last ``x`` (``cg_iterations`` steps), on the operator's own latent grid.
+
 References:
     Krishnan, Fergus, "Fast image deconvolution using hyper-Laplacian priors", NIPS 2009.
     Almeida, Figueiredo, "Deconvolving images with unknown boundaries using the alternating direction
@@ -53,7 +58,7 @@ from deblur.solvers._common import (
     uniform_kernel,
 )
 
-__all__ = ["HQSDeconvolver", "hqs_deconvolve"]
+__all__ = ["HQSDeconvolver", "hqs_deconvolve", "hqs_operator"]
 
 DEFAULT_WEIGHT = 1e-4
 
@@ -146,14 +151,68 @@ def hqs_deconvolve(
     return x[..., top : top + H, left : left + W]
 
 
+def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return (a * b).sum((-2, -1), keepdim=True)
+
+
+def hqs_operator(
+    y: torch.Tensor,
+    op: LinearOperator,
+    *,
+    prior: GradientPrior,
+    iterations: int = 3,
+    beta_init: float = 1e-3,
+    beta_rate: float = 2.0,
+    beta_max: float = 1.0,
+    cg_iterations: int = 10,
+    saturation: float | None = None,
+    noise_weight: float | None = None,
+) -> torch.Tensor:
+    """HQS for any linear blur ``op`` (module docstring): ``y`` (B, C, H, W) -> the latent's window aligned
+    with ``y``, unclipped. The settings are :func:`hqs_deconvolve`'s."""
+    steps = _continuation_steps(iterations, beta_init, beta_rate, beta_max, 1.0)
+    count("cg_iterations", cg_iterations, 1)
+    H, W = y.shape[-2:]
+    top, left = op.window_offset((H, W))
+    fitted = torch.ones_like(y[:1, :1])
+    if saturation is not None:
+        level = within("saturation", saturation, 0.0, 1.0)
+        fitted = (~saturation_mask(y.flatten(0, 1)[:, None], level).view_as(y)).to(y.dtype)
+    if noise_weight is not None and prior.weight > 0:
+        wanted = positive("noise_weight", noise_weight) * noise_level(y) ** 2
+        fitted = fitted * min(1.0, prior.weight / wanted) if wanted > 0 else fitted
+    data = op.adjoint(fitted * y)
+    x = embed(y, top, left, op.latent_shape((H, W)), "replicate")
+    tiny = torch.finfo(y.dtype).tiny
+    beta = float(beta_init)
+    for _ in range(steps):
+
+        def normal(v: torch.Tensor, beta: float = beta) -> torch.Tensor:
+            return op.adjoint(fitted * op.forward(v)) + beta * gradient_adjoint(gradient(v))
+
+        for _ in range(int(iterations)):
+            w = prior.shrink(gradient(x), beta)
+            r = data + beta * gradient_adjoint(w) - normal(x)
+            p, rr = r, _dot(r, r)
+            for _ in range(int(cg_iterations)):
+                q = normal(p)
+                alpha = rr / _dot(p, q).clamp_min(tiny)
+                x, r = x + alpha * p, r - alpha * q
+                rr_next = _dot(r, r)
+                p, rr = r + (rr_next / rr.clamp_min(tiny)) * p, rr_next
+        beta *= float(beta_rate)
+    return x[..., top : top + H, left : left + W]
+
+
 class HQSDeconvolver:
     """:func:`hqs_deconvolve` with fixed settings, callable as ``(y, k) -> x``.
 
     ``HQSDeconvolver(prior=TotalVariation(2e-4), boundary="valid")(y, k)``. The blur model comes from
     ``forward``, a builder ``kernel -> operator`` (default :class:`~deblur.operators.UniformBlur`; the
     pipeline's ``forward`` slot): ``k`` is built into an operator, which must be uniform (HQS inverts
-    its ``kernel`` by FFT), and the operator's ``boundary`` is the model solved. ``boundary`` set here is
-    bound into the builder (one that binds another boundary is refused), so ``boundary=None`` means the
+    its ``kernel`` by FFT) or, passed in place of ``k``, any built linear operator (a kernel field, a
+    basis), solved by :func:`hqs_operator`; the operator's ``boundary`` is the model solved. ``boundary``
+    set here is bound into the builder (one that binds another boundary is refused), so ``boundary=None`` means the
     operator's own, ``"valid"`` by default; a built uniform operator may be passed in place of ``k``.
     """
 
@@ -170,6 +229,7 @@ class HQSDeconvolver:
         mu_ratio: float = 10.0,
         saturation: float | None = None,
         noise_weight: float | None = None,
+        cg_iterations: int = 10,
         forward: OperatorBuilder | None = None,
     ) -> None:
         if prior is None:
@@ -182,6 +242,7 @@ class HQSDeconvolver:
             within("saturation", saturation, 0.0, 1.0)
         if noise_weight is not None:
             positive("noise_weight", noise_weight)
+        self.cg_iterations = count("cg_iterations", cg_iterations, 1)
         self.prior = prior
         self.params = {
             "iterations": iterations,
@@ -195,6 +256,9 @@ class HQSDeconvolver:
 
     def __call__(self, y: torch.Tensor, k: torch.Tensor | LinearOperator) -> torch.Tensor:
         op = build_operator(self.forward, k)
+        if isinstance(k, LinearOperator) and not isinstance(getattr(op, "kernel", None), torch.Tensor):
+            fitted = {name: v for name, v in self.params.items() if name != "mu_ratio"}
+            return hqs_operator(y, op, prior=self.prior, cg_iterations=self.cg_iterations, **fitted)
         return hqs_deconvolve(
             y, uniform_kernel(op, "hqs"), prior=self.prior, boundary=op.boundary, **self.params
         )

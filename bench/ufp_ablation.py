@@ -42,8 +42,8 @@ def train(stem: Path, steps: int, settings: dict) -> float:
 
 def score(stem: Path | None, cases: list, deblur: int) -> dict:
     from deblur_ufp.networks import load_estimator
-    from deblur_ufp.train_estimator import field_mnc
 
+    from deblur.fields import field_mnc
     from deblur.metrics import levin_compare, psnr
     from deblur.operators import grid_blur
     from deblur.pipeline import run

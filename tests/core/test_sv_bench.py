@@ -133,3 +133,14 @@ def test_write_result_writes_a_kernel_field_picture(tmp_path: Path) -> None:
         ImageInfo(),
     )
     assert read_image(tmp_path / per_pixel["kernel-field.png"])[0].shape[-2:] == (16 * 4 - 1, 16 * 4 - 1)
+
+
+def test_field_mnc_of_a_field_with_itself_is_one_and_lower_against_a_delta(items: list[BenchItem]) -> None:
+    from deblur.fields import field_mnc
+    from deblur.operators import field_from_kernel
+
+    truth, shape = items[0].kernel_field, tuple(items[0].blurry.shape[-2:])
+    assert torch.allclose(field_mnc(truth, truth, shape), torch.ones(1), atol=1e-5)
+    delta = torch.zeros(1, 1, 5, 5)
+    delta[..., 2, 2] = 1
+    assert float(field_mnc(field_from_kernel(delta, (1, 1)), truth, shape)) < 0.9

@@ -143,11 +143,15 @@ def test_kernel_attention_on_a_grid_field_equals_it_on_the_interpolated_per_pixe
     per_pixel = basis_to_field(kernels, grid_weights((3, 2), (13, 10)).double())
     assert per_pixel.shape == (1, L, 13, 10)
     # grid_weights are float32: exact to their rounding; in float64 throughout, exact to float64's
-    assert torch.allclose(attention(x, grid), attention(x, per_pixel), atol=1e-6, rtol=0)
+    assert torch.allclose(attention(x, grid, (13, 10)), attention(x, per_pixel, (13, 10)), atol=1e-6, rtol=0)
     interpolated = torch.nn.functional.interpolate(grid, size=(13, 10), mode="bilinear", align_corners=False)
-    assert torch.allclose(attention(x, grid), attention(x, interpolated), atol=1e-12, rtol=0)
+    assert torch.allclose(
+        attention(x, grid, (13, 10)), attention(x, interpolated, (13, 10)), atol=1e-12, rtol=0
+    )
     nearest = torch.nn.functional.interpolate(grid, size=(13, 10), mode="nearest")
-    assert not torch.allclose(attention(x, grid), attention(x, nearest), atol=1e-6), "the layout matters"
+    assert not torch.allclose(attention(x, grid, (13, 10)), attention(x, nearest, (13, 10)), atol=1e-6), (
+        "the layout matters"
+    )
 
 
 def test_a_one_level_network_reads_a_grid_field_as_its_interpolated_per_pixel_field() -> None:
@@ -182,3 +186,17 @@ def test_a_deblurring_network_trained_on_another_estimator_is_refused(tiny_weigh
         UFPSolver(size=SIZE, **{**stems, "flow": str(tiny_weights["other_flow"])})
     with pytest.raises(InputError, match="layout must be one of grid, pixel"):
         UFPSolver(size=SIZE, layout="cells", **stems)
+
+
+def test_a_grid_field_is_placed_on_the_image_not_on_its_padding() -> None:
+    torch.manual_seed(0)
+    attention = KernelAttention(4, L).double()
+    g = torch.Generator().manual_seed(1)
+    padded = torch.randn(1, 4, 40, 32, generator=g, dtype=torch.float64)  # a 37 x 29 image padded to 8
+    grid = _field((3, 2), seed=3).double()
+    on_padding = attention(padded, grid, (37, 29))
+    on_image = attention(padded[..., :37, :29], grid, (37, 29))
+    # two 3x3 convolutions: the last two rows and columns also see the padding
+    assert torch.allclose(on_padding[..., :35, :27], on_image[..., :35, :27], atol=1e-12, rtol=0)
+    stretched = attention(padded, grid, (40, 32))
+    assert not torch.allclose(stretched[..., :35, :27], on_image[..., :35, :27], atol=1e-6)

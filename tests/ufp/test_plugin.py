@@ -58,7 +58,6 @@ def test_every_component_keeps_cores_contracts(tiny_weights: dict[str, Path]) ->
     assert "solver 'ufp': capabilities, blind, deterministic" in report
 
 
-@pytest.mark.xfail(strict=True, reason="networks.load_flow does not compare a stem's size with the asked one")
 def test_a_stem_of_another_size_is_refused(tiny_weights: dict[str, Path]) -> None:
-    with pytest.raises(WeightsError, match="size"):
+    with pytest.raises(WeightsError, match=f"are for {SIZE} px kernels, not {SIZE + 2} px"):
         load_flow(SIZE + 2, tiny_weights["flow"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["cell_centres", "cell_kernels", "field_picture"]
+__all__ = ["cell_centres", "cell_kernels", "field_mnc", "field_picture"]
 
 #: The value of the gaps between kernels in :func:`field_picture` (the gray of
 #: :func:`deblur.kernels.kernel_to_image`'s separators).
@@ -33,6 +33,19 @@ def cell_kernels(field: torch.Tensor, shape: tuple[int, int], grid: tuple[int, i
 
     f = field[:1].detach().to("cpu", torch.float32)
     return field_at(f, shape, cell_centres(grid, shape))[0]
+
+
+def field_mnc(estimate: torch.Tensor, truth: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """Mean kernel MNC ``(B,)`` of the fields ``estimate`` ``(B, h' * w', *, *)`` and ``truth``
+    ``(B, h * w, Gh, Gw)`` over an ``H x W`` image, at the :func:`cell_centres` of the true grid (the
+    kernel sizes may differ)."""
+    from deblur.metrics import kernel_mnc
+    from deblur.operators.spatially_varying import field_at
+
+    points = cell_centres(tuple(truth.shape[-2:]), shape)
+    a, b = field_at(estimate, shape, points), field_at(truth, shape, points)
+    B, P = a.shape[:2]
+    return kernel_mnc(a.flatten(0, 1), b.flatten(0, 1)).reshape(B, P).mean(1)
 
 
 def field_picture(field: torch.Tensor, cells: int = 8, gap: int = 1) -> torch.Tensor:

@@ -17,6 +17,7 @@ its channels sharing one field).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -99,10 +100,13 @@ class KernelAttention(nn.Module):
         self.conv2 = nn.Conv2d(taps, c, 1)
         self.conv3 = nn.Conv2d(2 * c, c, 3, padding=1)
 
-    def forward(self, x: torch.Tensor, field: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, field: torch.Tensor, extent: tuple[int, int]) -> torch.Tensor:
+        """``x`` (B, c, h, w), whose top-left ``extent`` is the image (the rest: padding to the stride)."""
         k = self.conv2(field)  # 1x1: on the grid, then interpolated (exact for a bilinear field)
         if k.shape[-2:] != x.shape[-2:]:
-            k = F.interpolate(k, size=x.shape[-2:], mode="bilinear", align_corners=False)
+            k = F.interpolate(k, size=extent, mode="bilinear", align_corners=False)
+            pad = (0, x.shape[-1] - extent[1], 0, x.shape[-2] - extent[0])
+            k = F.pad(k, pad, mode="replicate") if any(pad) else k
         if k.shape[0] != x.shape[0]:
             k = k.expand(x.shape[0], -1, -1, -1)
         f1 = self.conv1(x)
@@ -146,8 +150,11 @@ class DeblurNet(nn.Module):
             field = F.pad(field, (0, pad[1], 0, pad[0]), mode="replicate")
         h = self.intro(x)
         skips = []
-        for attention, encoder, down in zip(self.attention, self.encoders, self.downs, strict=True):
-            h = encoder(attention(h, field))
+        for level, (attention, encoder, down) in enumerate(
+            zip(self.attention, self.encoders, self.downs, strict=True)
+        ):
+            extent = (math.ceil(H / 2**level), math.ceil(W / 2**level))
+            h = encoder(attention(h, field, extent))
             skips.append(h)
             h = down(h)
         h = self.middle(h)

@@ -18,7 +18,7 @@ Training dequantises in logit space (Gaussian noise of deviation ``dequant`` add
 never sees a point mass) instead of adding uniform noise to the taps, which would put about half the
 noise's width of mass on every empty tap. Decoding inverts the logit exactly and subtracts
 :math:`\alpha`, clamping at 0 (:func:`postprocess`): a tap decoded within the noise of an empty tap gets
-at most :math:`\alpha (e^{3 \cdot dequant} - 1)` mass (3 deviations), about ``1e-4`` for ``dequant = 0.5``.
+at most :math:`\alpha (e^{3 \cdot dequant} - 1)` mass (3 deviations), about ``4e-5`` for ``dequant = 0.5``.
 The card reports the measured haze of samples (their mass below 1% of each kernel's peak).
 """
 

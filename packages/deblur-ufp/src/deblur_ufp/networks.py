@@ -8,25 +8,37 @@ another parent than the one it was trained on is refused, naming the command tha
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from deblur_ufp.deblurnet import DeblurConfig, DeblurNet
 from deblur_ufp.estimator import EstimatorConfig, KernelEstimator
 from deblur_ufp.flow import FlowConfig, KernelFlow
 from deblur_ufp.store import STORE
 
-__all__ = ["check_parent", "load_estimator", "load_flow"]
+__all__ = ["check_parent", "load_deblur", "load_estimator", "load_flow"]
 
 
 def _path(path: str | Path | None) -> str | None:
     return None if path is None else str(path)
 
 
+def _load(
+    kind: str, size: int, build: Callable[[dict], Any], path: str | None, device: str
+) -> tuple[Any, dict]:
+    """:meth:`WeightStore.load_network`, refusing weights for another kernel size than ``size``."""
+    network, card = STORE.load_network(kind, size, build, path, device)
+    if network.config.size != size:
+        raise STORE.error(kind, size, f"are for {network.config.size} px kernels, not {size} px", card, path)
+    return network, card
+
+
 @functools.lru_cache(maxsize=8)
 def _flow(size: int, path: str | None, device: str) -> tuple[KernelFlow, dict[str, Any]]:
-    return STORE.load_network("flow", size, lambda a: KernelFlow(FlowConfig(**a)), path, device)
+    return _load("flow", size, lambda a: KernelFlow(FlowConfig(**a)), path, device)
 
 
 def load_flow(
@@ -50,7 +62,7 @@ def check_parent(
 
 @functools.lru_cache(maxsize=8)
 def _estimator(size: int, path: str | None, flow_path: str | None, device: str):
-    network, card = STORE.load_network(
+    network, card = _load(
         "estimator", size, lambda a: KernelEstimator(EstimatorConfig.from_dict(a)), path, device
     )
     flow = None
@@ -69,3 +81,18 @@ def load_estimator(
     """``(estimator, flow, card)``: the frozen estimator and the flow it was trained through (``None`` for
     the direct head); a flow it was not trained on is refused. Cached."""
     return _estimator(int(size), _path(path), _path(flow_path), str(device))
+
+
+def load_deblur(
+    size: int,
+    estimator_card: dict[str, Any],
+    path: str | Path | None = None,
+    device: torch.device | str = "cpu",
+) -> tuple[DeblurNet, dict[str, Any]]:
+    """``(network, card)``: the frozen deblurring network, refused unless it was trained on the estimator
+    whose card is ``estimator_card``."""
+    network, card = _load(
+        "deblur", int(size), lambda a: DeblurNet(DeblurConfig.from_dict(a)), _path(path), str(device)
+    )
+    check_parent("deblur", int(size), card, "estimator", estimator_card)
+    return network, card

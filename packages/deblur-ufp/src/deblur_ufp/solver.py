@@ -39,9 +39,7 @@ from deblur.kernels import resize
 from deblur.observation import luminance
 from deblur.operators import grid_blur
 from deblur.result import Result
-from deblur_ufp.deblurnet import DeblurConfig, DeblurNet
-from deblur_ufp.networks import check_parent, load_estimator
-from deblur_ufp.store import STORE
+from deblur_ufp.networks import load_deblur, load_estimator
 
 __all__ = ["LAYOUTS", "UFPSolver"]
 
@@ -87,10 +85,7 @@ class UFPSolver:
         self.estimator, self.flow, card = load_estimator(self.size, estimator, flow)
         self.network = None
         if nonblind is None:
-            self.network, deblur_card = STORE.load_network(
-                "deblur", self.size, lambda a: DeblurNet(DeblurConfig.from_dict(a)), deblur
-            )
-            check_parent("deblur", self.size, deblur_card, "estimator", card)
+            self.network, _ = load_deblur(self.size, card, deblur)
 
     def params(self) -> dict[str, Any]:
         return {

@@ -198,6 +198,8 @@ def _settings(spec: TrainSpec) -> tuple[dict[str, Any], DeblurConfig, int]:
             raise InputError(f"{name} must be a pair [low, high] with 0 <= low <= high, got {pair!r}")
         s[name] = (float(pair[0]), float(pair[1]))
     size = 31 if spec.size is None else spec.size
+    if size % 2 == 0 or size < 3:
+        raise InputError(f"kernel size must be odd and at least 3, got {size}")
     if s["crop"] % 2 ** len(blocks):
         raise InputError(f"crop must be a multiple of {2 ** len(blocks)}, got {s['crop']}")
     config = DeblurConfig(size, s["width"], tuple(blocks), s["middle_blocks"], tuple(1 for _ in blocks))

@@ -30,8 +30,9 @@ from deblur.checks import count, positive
 from deblur.context import torch_threads
 from deblur.data.spatially_varying import SVBlurredCrops
 from deblur.errors import InputError
-from deblur.metrics import kernel_mnc, psnr
-from deblur.operators import field_at, grid_blur
+from deblur.fields import field_mnc
+from deblur.metrics import psnr
+from deblur.operators import grid_blur
 from deblur.training import Checkpoint, TrainSpec, check_params, final_losses, fit
 from deblur.weights import WeightCard, save_weights
 from deblur_ufp.estimator import EstimatorConfig, FieldEstimate, KernelEstimator
@@ -127,18 +128,6 @@ class EstimatorTraining:
         self.network.load_state_dict(state["network"])
         self.opt.load_state_dict(state["opt"])
         self.g.set_state(state["rng"])
-
-
-def field_mnc(estimate: torch.Tensor, truth: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
-    """Mean kernel MNC per item of two fields ``(B, L, *, *)`` over an ``H x W`` image, at the cell
-    centres of the true field's grid."""
-    Gh, Gw = truth.shape[-2:]
-    rows = (torch.arange(Gh) + 0.5) * shape[0] / Gh - 0.5
-    cols = (torch.arange(Gw) + 0.5) * shape[1] / Gw - 0.5
-    points = torch.stack(torch.meshgrid(rows, cols, indexing="ij"), -1).reshape(-1, 2)
-    a, b = field_at(estimate, shape, points), field_at(truth, shape, points)
-    B, P = a.shape[:2]
-    return kernel_mnc(a.flatten(0, 1), b.flatten(0, 1)).reshape(B, P).mean(1)
 
 
 @torch.no_grad()

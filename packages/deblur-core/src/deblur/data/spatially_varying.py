@@ -51,10 +51,9 @@ STEPS = 500
 
 def _cell_centres(grid: tuple[int, int], shape: tuple[int, int]) -> torch.Tensor:
     """``(Gh * Gw, 2)`` cell centres (row, col), relative to the image centre, in pixels."""
-    (Gh, Gw), (H, W) = grid, shape
-    r = (torch.arange(Gh, dtype=torch.float64) + 0.5) * H / Gh - H / 2
-    c = (torch.arange(Gw, dtype=torch.float64) + 0.5) * W / Gw - W / 2
-    return torch.stack(torch.meshgrid(r, c, indexing="ij"), -1).reshape(-1, 2)
+    from deblur.fields import cell_centres
+
+    return cell_centres(grid, shape) - torch.tensor([shape[0] - 1, shape[1] - 1], dtype=torch.float64) / 2
 
 
 def _as_field(kernels: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:

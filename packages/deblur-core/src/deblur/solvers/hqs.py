@@ -211,9 +211,9 @@ class HQSDeconvolver:
     ``forward``, a builder ``kernel -> operator`` (default :class:`~deblur.operators.UniformBlur`; the
     pipeline's ``forward`` slot): ``k`` is built into an operator, which must be uniform (HQS inverts
     its ``kernel`` by FFT) or, passed in place of ``k``, any built linear operator (a kernel field, a
-    basis), solved by :func:`hqs_operator`; the operator's ``boundary`` is the model solved. ``boundary``
-    set here is bound into the builder (one that binds another boundary is refused), so ``boundary=None`` means the
-    operator's own, ``"valid"`` by default; a built uniform operator may be passed in place of ``k``.
+    basis), solved by :func:`hqs_operator`; the operator's ``boundary`` is the model solved.
+    ``boundary`` set here is bound into the builder (one that binds another boundary is refused), so
+    ``boundary=None`` means the operator's own, ``"valid"`` by default.
     """
 
     def __init__(

@@ -200,3 +200,14 @@ def test_a_grid_field_is_placed_on_the_image_not_on_its_padding() -> None:
     assert torch.allclose(on_padding[..., :35, :27], on_image[..., :35, :27], atol=1e-12, rtol=0)
     stretched = attention(padded, grid, (40, 32))
     assert not torch.allclose(stretched[..., :35, :27], on_image[..., :35, :27], atol=1e-6)
+
+
+def test_extreme_codes_and_sigmas_stay_finite_through_the_flow() -> None:
+    estimator = _estimator()
+    with torch.no_grad():
+        estimator.head.bias.fill_(1e3)  # codes and sigmas far beyond their range
+    y = _images(1, (32, 32))
+    estimate = estimator(y, random_flow(dtype=torch.float32), sample=True, generator=torch.Generator())
+    assert bool(torch.isfinite(estimate.field).all()) and float(estimate.sigma.detach().max()) < 1
+    estimate.field.sum().backward()
+    assert all(bool(torch.isfinite(p.grad).all()) for p in estimator.parameters() if p.grad is not None)

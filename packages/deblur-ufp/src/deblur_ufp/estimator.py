@@ -1,7 +1,8 @@
 r"""The kernel estimation network with uncertainty (Sec. 3.2, Eq. 4-6): blurry image -> kernel field.
 
 A CNN :math:`G` reads the standardised gray observation and predicts, for every kernel position, a
-latent code :math:`z \in \mathbb R^L` (``L = s^2``) and its standard deviation :math:`\sigma \in (0, 1)^L`.
+latent code :math:`z \in \mathbb R^L` (``L = s^2``; bounded softly, :data:`CODE_BOUND`) and its standard
+deviation :math:`\sigma \in (0, 1)^L`.
 The code is perturbed as in Eq. 5-6, :math:`\hat z = \sqrt{1 - \sigma^2} z + \sigma \epsilon`,
 :math:`\epsilon \sim \mathcal N(0, I)`, when training (``sample=True``); inference takes the identity
 component :math:`\bar z = \sqrt{1 - \sigma^2} z` (the mean of :math:`\hat z`). The frozen flow decodes
@@ -39,6 +40,11 @@ from deblur_ufp.flow import KernelFlow
 __all__ = ["HEADS", "MODES", "EstimatorConfig", "FieldEstimate", "KernelEstimator", "grid_shape"]
 
 MODES = ("grid", "pixel")
+#: The codes are bounded softly, ``|z| < 5`` (``5 tanh(. / 5)``): the flow's latents of real kernels are
+#: standard normal, and an unbounded code makes the inverse flow overflow.
+CODE_BOUND = 5.0
+#: ``sigma < 0.999``: at ``sigma = 1`` the gradient of ``sqrt(1 - sigma^2)`` is infinite.
+SIGMA_BOUND = 0.999
 HEADS = ("flow", "direct")
 
 
@@ -158,7 +164,8 @@ class KernelEstimator(nn.Module):
             return FieldEstimate(torch.softmax(out, 1), None, None)
         if flow is None or flow.size != c.size:
             raise InputError(f"the {c.size} px estimator needs the {c.size} px flow")
-        codes, sigma = (out[:, :L], torch.sigmoid(out[:, L:])) if c.uncertainty else (out, None)
+        codes = CODE_BOUND * torch.tanh(out[:, :L] / CODE_BOUND)
+        sigma = SIGMA_BOUND * torch.sigmoid(out[:, L:]) if c.uncertainty else None
         z = codes
         if sigma is not None:
             z = torch.sqrt(1 - sigma.square()) * codes

@@ -9,7 +9,7 @@ each, and the shipped estimator, on the first N cases of `synthetic-sv`:
 - Table 5 in spirit: the PSNR of `ufp-hqs` (the field deconvolved by core's HQS) on the first `--deblur`
   cases, since our deblurring network is trained on one estimator only.
 
-    python bench/ufp_ablation.py --json bench/results/ufp-ablation.json [--steps 400] [--cases 32]
+    python bench/ufp_ablation.py --json bench/results/ufp-ablation.json [--steps 300] [--cases 32]
 """
 
 from __future__ import annotations
@@ -72,9 +72,9 @@ def score(stem: Path | None, cases: list, deblur: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", required=True, type=Path)
-    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--cases", type=int, default=32)
-    parser.add_argument("--deblur", type=int, default=8)
+    parser.add_argument("--deblur", type=int, default=6)
     args = parser.parse_args()
     torch.set_num_threads(1)
     from deblur.data.spatially_varying import sv_cases
@@ -88,6 +88,10 @@ def main() -> None:
             seconds = train(stem, args.steps, settings)
             rows[label] = {**score(stem, cases, args.deblur), "train_seconds": seconds, "settings": settings}
             print(label, rows[label], file=sys.stderr)
+    from deblur_ufp.store import STORE
+
+    while not STORE.stem("estimator", 31).with_suffix(".json").is_file():  # a training run may still write it
+        time.sleep(30)
     rows["shipped estimator (flow prior + uncertainty)"] = score(None, cases, args.deblur)
     input_psnr = sum(levin_compare(c.blurry.clamp(0, 1), c.sharp).psnr for c in cases[: args.deblur])
     out = {

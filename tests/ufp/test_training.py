@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -119,6 +120,7 @@ def test_another_flow_stem_changes_the_recorded_parent(tiny_weights: dict[str, P
         ("ufp-estimator", {"crop": 9}, r"crop must be at least twice the kernel size \(10\)"),
         ("ufp-estimator", {"widths": [4, 0]}, "widths must be a list of positive integers"),
         ("ufp-estimator", {"uncertainty": "yes"}, "uncertainty must be true or false"),
+        ("ufp-estimator", {"latent_weight": -1}, "latent_weight"),
         ("ufp-deblur", {"wings": 2}, "wings"),
         ("ufp-deblur", {"preset": "huge"}, "preset must be one of fast, paper"),
         ("ufp-deblur", {"crop": 18, "enc_blocks": [1, 1]}, "crop must be a multiple of 4"),
@@ -164,3 +166,20 @@ def test_a_missing_parent_is_a_weights_error_naming_the_stem(tmp_path: Path) -> 
         train_estimator.train(
             TrainSpec("ufp-estimator", out=tmp_path / "e", size=SIZE, steps=1, params=params)
         )
+
+
+def test_the_latent_term_pulls_the_codes_towards_the_flows_base_density(tmp_path: Path) -> None:
+    from deblur_ufp.networks import load_estimator
+
+    from tests.ufp import conftest
+
+    flow = conftest.train_flow(tmp_path / "flow")
+    energy = {}
+    for weight in (0.0, 10.0):
+        stem = tmp_path / f"est{int(weight)}"
+        conftest.train_estimator(stem, flow, steps=3, latent_weight=weight)
+        assert json.loads(stem.with_suffix(".json").read_text())["extra"]["latent_weight"] == weight
+        estimator, f, _ = load_estimator(SIZE, stem, flow)
+        y = torch.rand(2, 1, 24, 24, generator=torch.Generator().manual_seed(0))
+        energy[weight] = float(estimator(y, f).codes.square().mean())
+    assert energy[10.0] < energy[0.0]

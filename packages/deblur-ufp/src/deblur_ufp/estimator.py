@@ -40,9 +40,9 @@ from deblur_ufp.flow import KernelFlow
 __all__ = ["HEADS", "MODES", "EstimatorConfig", "FieldEstimate", "KernelEstimator", "grid_shape"]
 
 MODES = ("grid", "pixel")
-#: The codes are bounded softly, ``|z| < 5`` (``5 tanh(. / 5)``): the flow's latents of real kernels are
+#: The codes are bounded softly, ``|z| < 3`` (``3 tanh(. / 3)``): the flow's latents of real kernels are
 #: standard normal, and an unbounded code makes the inverse flow overflow.
-CODE_BOUND = 5.0
+CODE_BOUND = 3.0
 #: ``sigma < 0.999``: at ``sigma = 1`` the gradient of ``sqrt(1 - sigma^2)`` is infinite.
 SIGMA_BOUND = 0.999
 HEADS = ("flow", "direct")

@@ -43,7 +43,7 @@ __all__ = ["PRESETS", "SETTINGS", "DeblurTraining", "train"]
 HELD_OUT = 1_000_003
 REBLUR_WEIGHT = 0.01
 PRESETS: dict[str, dict[str, Any]] = {
-    "fast": {"width": 16, "enc_blocks": [1, 1, 2], "middle_blocks": 2, "crop": 96, "batch": 4, "steps": 1600},
+    "fast": {"width": 16, "enc_blocks": [1, 1, 2], "middle_blocks": 2, "crop": 96, "batch": 4, "steps": 1000},
     "paper": {
         "width": 32,
         "enc_blocks": [1, 1, 1, 28],

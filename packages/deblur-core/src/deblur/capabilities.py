@@ -252,10 +252,18 @@ _ALL = (
         members=("sample",),
     ),
     Capability(
+        "score",
+        (_PRIOR,),
+        "`score(k)` returns the gradient of `log_prob` with respect to the kernel taps, shaped like k.",
+        members=("score",),
+    ),
+    Capability(
         "spatially-varying",
-        (_OPERATOR,),
+        (_OPERATOR, _SOLVER),
         "The blur changes across the image: a kernel field (B, h * w, Hf, Wf), or K kernels mixed by "
-        "weight maps, in the order `filter-then-mask` or `mask-then-filter`.",
+        "weight maps, in the order `filter-then-mask` or `mask-then-filter`. A blind solver with it "
+        "returns `Result.kernel_field` (a field on a grid, `deblur.operators.spatially_varying`) and "
+        "may leave `kernel` empty.",
     ),
     Capability(
         "uniform",

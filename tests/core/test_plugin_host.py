@@ -198,7 +198,7 @@ def test_duplicate_entry_point_name_keeps_the_distribution_named_after_it(instal
     manager = PluginManager(allow=["same"])
     same = [(s.distribution, s.status) for s in manager.statuses() if s.name == "same"]
     assert same == [("Deblur_Same", "loaded"), ("other-dist", "failed")]
-    rejected = manager.statuses()[-1]
+    rejected = next(s for s in manager.statuses() if s.name == "same" and s.status == "failed")
     assert rejected.error == (
         "entry point 'same' of group 'deblur' is also declared by Deblur_Same 1.0 (named after it), "
         "which is used instead"

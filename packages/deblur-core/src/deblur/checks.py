@@ -6,7 +6,7 @@ import math
 
 from deblur.errors import InputError
 
-__all__ = ["count", "fraction", "odd_size", "positive", "within"]
+__all__ = ["count", "fraction", "odd_size", "positive", "positive_ints", "value_range", "within"]
 
 
 def positive(name: str, value: float, allow_zero: bool = False) -> float:
@@ -45,3 +45,23 @@ def count(name: str, value: int, minimum: int) -> int:
     if isinstance(value, bool) or int(value) != value or value < minimum:
         raise InputError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def value_range(name: str, pair: object, *, open_low: bool = False) -> tuple[float, float]:
+    """``pair`` ``[low, high]`` as a float tuple with ``0 <= low <= high`` (``0 < low`` with ``open_low``)."""
+    ok = isinstance(pair, (list, tuple)) and len(pair) == 2
+    if ok:
+        low, high = pair
+        ok = (low > 0 if open_low else low >= 0) and low <= high
+    if not ok:
+        raise InputError(
+            f"{name} must be a pair [low, high] with 0 {'<' if open_low else '<='} low <= high, got {pair!r}"
+        )
+    return float(pair[0]), float(pair[1])
+
+
+def positive_ints(name: str, value: object) -> tuple[int, ...]:
+    """``value`` as a non-empty tuple of positive integers (network widths, blocks per level)."""
+    if not (isinstance(value, (list, tuple)) and value and all(isinstance(v, int) and v > 0 for v in value)):
+        raise InputError(f"{name} must be a list of positive integers, got {value!r}")
+    return tuple(value)

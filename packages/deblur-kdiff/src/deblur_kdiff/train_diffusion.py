@@ -28,7 +28,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from deblur.checks import count, positive
+from deblur.checks import count, positive, positive_ints, value_range
 from deblur.context import torch_threads
 from deblur.data import BlurredCrops
 from deblur.errors import InputError
@@ -195,16 +195,9 @@ def _settings(spec: TrainSpec) -> tuple[dict[str, Any], DenoiserConfig, int]:
     if not 0 <= s["ema"] < 1:
         raise InputError(f"ema must be in [0, 1), got {s['ema']}")
     for name in ("noise", "length"):
-        pair = s[name]
-        if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and 0 <= pair[0] <= pair[1]):
-            raise InputError(f"{name} must be a pair [low, high] with 0 <= low <= high, got {pair!r}")
-        s[name] = (float(pair[0]), float(pair[1]))
-    widths = s["widths"]
-    if not (
-        isinstance(widths, (list, tuple)) and widths and all(isinstance(w, int) and w > 0 for w in widths)
-    ):
-        raise InputError(f"widths must be a list of positive integers, got {widths!r}")
-    config = DenoiserConfig(size, tuple(widths), s["features"], blocks=s["blocks"])
+        s[name] = value_range(name, s[name])
+    widths = positive_ints("widths", s["widths"])
+    config = DenoiserConfig(size, widths, s["features"], blocks=s["blocks"])
     return s, config, preset["steps"] if spec.steps is None else spec.steps
 
 

@@ -18,13 +18,13 @@ width 32 and its 256 px crops, batch 64, 400 000 iterations, for a GPU).
 
 from __future__ import annotations
 
-import math
+import functools
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from deblur.checks import count, positive
+from deblur.checks import count, positive, positive_ints, value_range
 from deblur.context import torch_threads
 from deblur.data.spatially_varying import SVBlurredCrops
 from deblur.errors import InputError
@@ -32,6 +32,7 @@ from deblur.metrics import psnr
 from deblur.operators import grid_blur
 from deblur.training import Checkpoint, TrainSpec, check_params, final_losses, fit
 from deblur.weights import WeightCard, save_weights
+from deblur_ufp.adam_run import AdamRun
 from deblur_ufp.deblurnet import DeblurConfig, DeblurNet
 from deblur_ufp.estimator import KernelEstimator
 from deblur_ufp.flow import KernelFlow
@@ -89,7 +90,7 @@ def psnr_loss(x: torch.Tensor, sharp: torch.Tensor) -> torch.Tensor:
     return 10 * torch.log10((x - sharp).square().mean((1, 2, 3)) + 1e-8).mean()
 
 
-class DeblurTraining:
+class DeblurTraining(AdamRun):
     """The state of a run: network, frozen estimator and flow, optimiser, data, generator, losses."""
 
     def __init__(
@@ -106,13 +107,11 @@ class DeblurTraining:
         reblur_weight: float,
         device: torch.device,
     ) -> None:
-        self.config, self.estimator, self.flow, self.data, self.g = config, estimator, flow, data, g
-        self.batch, self.lr, self.steps, self.weight, self.device = batch, lr, steps, reblur_weight, device
-        torch.manual_seed(int(torch.randint(2**31, (1,), generator=g)))
-        self.network = DeblurNet(config).to(device)
-        self.opt = torch.optim.Adam(self.network.parameters(), lr=lr, betas=(0.9, 0.9))
-        self.step_count = 0
-        self.history: dict[str, list[float]] = {"loss": [], "psnr_loss": [], "reblur_l1": []}
+        self.estimator, self.flow, self.data = estimator, flow, data
+        self.batch, self.weight = batch, reblur_weight
+        build = functools.partial(DeblurNet, config)
+        losses = ("loss", "psnr_loss", "reblur_l1")
+        super().__init__(config, build, g, lr=lr, steps=steps, device=device, losses=losses, betas=(0.9, 0.9))
 
     def restore_batch(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(restored, field)`` of blurry crops ``y``."""
@@ -121,8 +120,7 @@ class DeblurTraining:
         return self.network(y, field), field
 
     def step(self) -> None:
-        for group in self.opt.param_groups:
-            group["lr"] = self.lr * 0.5 * (1 + math.cos(math.pi * self.step_count / self.steps))
+        self.schedule()
         y, _, sharp = self.data.triples(self.batch, self.g)
         y, sharp = y.to(self.device), sharp.to(self.device)
         self.network.train()
@@ -130,27 +128,7 @@ class DeblurTraining:
         main = psnr_loss(x, sharp)
         again = (reblur_field(x, field) - y).abs().mean()
         loss = main + self.weight * again
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.network.parameters(), 1.0)
-        self.opt.step()
-        self.step_count += 1
-        for name, value in (("loss", loss), ("psnr_loss", main), ("reblur_l1", again)):
-            self.history[name].append(float(value.detach()))
-
-    def state(self) -> dict[str, Any]:
-        return {
-            "config": self.config.as_dict(),
-            "network": self.network.state_dict(),
-            "opt": self.opt.state_dict(),
-            "rng": self.g.get_state(),
-        }
-
-    def restore(self, state: dict[str, Any], source: Path) -> None:
-        Checkpoint.check_config(state, self.config.as_dict(), source)
-        self.network.load_state_dict(state["network"])
-        self.opt.load_state_dict(state["opt"])
-        self.g.set_state(state["rng"])
+        self.update(loss, loss=loss, psnr_loss=main, reblur_l1=again)
 
 
 @torch.no_grad()
@@ -185,24 +163,17 @@ def _settings(spec: TrainSpec) -> tuple[dict[str, Any], DeblurConfig, int]:
         "threads",
     ):
         s[name] = count(name, s[name], 1)
-    blocks = s["enc_blocks"]
-    if not (
-        isinstance(blocks, (list, tuple)) and blocks and all(isinstance(b, int) and b >= 1 for b in blocks)
-    ):
-        raise InputError(f"enc_blocks must be a list of positive integers, got {blocks!r}")
+    blocks = positive_ints("enc_blocks", s["enc_blocks"])
     s["lr"] = positive("lr", s["lr"])
     s["reblur_weight"] = positive("reblur_weight", s["reblur_weight"], allow_zero=True)
     for name in ("noise", "length"):
-        pair = s[name]
-        if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and 0 <= pair[0] <= pair[1]):
-            raise InputError(f"{name} must be a pair [low, high] with 0 <= low <= high, got {pair!r}")
-        s[name] = (float(pair[0]), float(pair[1]))
+        s[name] = value_range(name, s[name])
     size = 31 if spec.size is None else spec.size
     if size % 2 == 0 or size < 3:
         raise InputError(f"kernel size must be odd and at least 3, got {size}")
     if s["crop"] % 2 ** len(blocks):
         raise InputError(f"crop must be a multiple of {2 ** len(blocks)}, got {s['crop']}")
-    config = DeblurConfig(size, s["width"], tuple(blocks), s["middle_blocks"], tuple(1 for _ in blocks))
+    config = DeblurConfig(size, s["width"], blocks, s["middle_blocks"], tuple(1 for _ in blocks))
     return s, config, preset["steps"] if spec.steps is None else spec.steps
 
 

@@ -27,13 +27,13 @@ layout) and ``paper`` (per-pixel kernels of the paper's 19 px flow, 256 px crops
 
 from __future__ import annotations
 
-import math
+import functools
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from deblur.checks import count, positive
+from deblur.checks import count, positive, positive_ints, value_range
 from deblur.context import torch_threads
 from deblur.data.spatially_varying import SVBlurredCrops
 from deblur.errors import InputError
@@ -42,6 +42,7 @@ from deblur.metrics import psnr
 from deblur.operators import grid_blur
 from deblur.training import Checkpoint, TrainSpec, check_params, final_losses, fit
 from deblur.weights import WeightCard, save_weights
+from deblur_ufp.adam_run import AdamRun
 from deblur_ufp.estimator import EstimatorConfig, FieldEstimate, KernelEstimator
 from deblur_ufp.flow import KernelFlow
 from deblur_ufp.networks import load_flow
@@ -85,7 +86,7 @@ def reblur(estimate: FieldEstimate, latents: torch.Tensor, shape: tuple[int, int
     return torch.cat(out)
 
 
-class EstimatorTraining:
+class EstimatorTraining(AdamRun):
     """The state of a run: estimator, frozen flow, optimiser, data, random generator, loss history."""
 
     def __init__(
@@ -101,46 +102,20 @@ class EstimatorTraining:
         latent_weight: float,
         device: torch.device,
     ) -> None:
-        self.config, self.flow, self.data, self.g = config, flow, data, g
-        self.latent_weight = latent_weight
-        self.batch, self.lr, self.steps, self.device = batch, lr, steps, device
-        torch.manual_seed(int(torch.randint(2**31, (1,), generator=g)))
-        self.network = KernelEstimator(config).to(device)
-        self.opt = torch.optim.Adam(self.network.parameters(), lr=lr, betas=(0.9, 0.9))
-        self.step_count = 0
-        self.history: dict[str, list[float]] = {"reblur_l1": [], "latent": []}
+        self.flow, self.data, self.batch, self.latent_weight = flow, data, batch, latent_weight
+        build = functools.partial(KernelEstimator, config)
+        losses = ("reblur_l1", "latent")
+        super().__init__(config, build, g, lr=lr, steps=steps, device=device, losses=losses, betas=(0.9, 0.9))
 
     def step(self) -> None:
-        for group in self.opt.param_groups:
-            group["lr"] = self.lr * 0.5 * (1 + math.cos(math.pi * self.step_count / self.steps))
+        self.schedule()
         y, _, x = self.data.latents(self.batch, self.g)
         y, x = y.to(self.device), x.to(self.device)
         self.network.train()
         estimate = self.network(y, self.flow, sample=True, generator=self.g)
         data = (reblur(estimate, x, tuple(y.shape[-2:])) - y).abs().mean()
         latent = 0.5 * estimate.codes.square().mean() if estimate.codes is not None else torch.zeros(())
-        loss = data + self.latent_weight * latent
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.network.parameters(), 1.0)
-        self.opt.step()
-        self.step_count += 1
-        self.history["reblur_l1"].append(float(data.detach()))
-        self.history["latent"].append(float(latent.detach()))
-
-    def state(self) -> dict[str, Any]:
-        return {
-            "config": self.config.as_dict(),
-            "network": self.network.state_dict(),
-            "opt": self.opt.state_dict(),
-            "rng": self.g.get_state(),
-        }
-
-    def restore(self, state: dict[str, Any], source: Path) -> None:
-        Checkpoint.check_config(state, self.config.as_dict(), source)
-        self.network.load_state_dict(state["network"])
-        self.opt.load_state_dict(state["opt"])
-        self.g.set_state(state["rng"])
+        self.update(data + self.latent_weight * latent, reblur_l1=data, latent=latent)
 
 
 @torch.no_grad()
@@ -169,20 +144,13 @@ def _settings(spec: TrainSpec) -> tuple[dict[str, Any], EstimatorConfig, int]:
     preset = PRESETS[s["preset"]]
     for name in ("mode", "crop", "batch", "latent_weight"):
         s[name] = preset[name] if s[name] is None else s[name]
-    widths = s["widths"]
-    if not (
-        isinstance(widths, (list, tuple)) and widths and all(isinstance(w, int) and w > 0 for w in widths)
-    ):
-        raise InputError(f"widths must be a list of positive integers, got {widths!r}")
+    widths = positive_ints("widths", s["widths"])
     for name in ("crop", "batch", "grid", "cell", "checkpoint_every", "eval_pairs", "threads"):
         s[name] = count(name, s[name], 1)
     s["lr"] = positive("lr", s["lr"])
     s["latent_weight"] = positive("latent_weight", s["latent_weight"], allow_zero=True)
     for name in ("noise", "length"):
-        pair = s[name]
-        if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and 0 <= pair[0] <= pair[1]):
-            raise InputError(f"{name} must be a pair [low, high] with 0 <= low <= high, got {pair!r}")
-        s[name] = (float(pair[0]), float(pair[1]))
+        s[name] = value_range(name, s[name])
     if not isinstance(s["uncertainty"], bool):
         raise InputError(f"uncertainty must be true or false, got {s['uncertainty']!r}")
     size = preset["size"] if spec.size is None else spec.size
@@ -191,7 +159,7 @@ def _settings(spec: TrainSpec) -> tuple[dict[str, Any], EstimatorConfig, int]:
     if s["crop"] < 2 * size:
         raise InputError(f"crop must be at least twice the kernel size ({2 * size}), got {s['crop']}")
     config = EstimatorConfig(
-        size, tuple(widths), mode=s["mode"], cell=s["cell"], head=s["head"], uncertainty=s["uncertainty"]
+        size, widths, mode=s["mode"], cell=s["cell"], head=s["head"], uncertainty=s["uncertainty"]
     )
     return s, config, preset["steps"] if spec.steps is None else spec.steps
 

@@ -18,18 +18,19 @@ wider flow for a GPU; the paper's flow follows FKP, its exact widths are in its 
 
 from __future__ import annotations
 
-import math
+import functools
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from deblur.checks import count, positive
+from deblur.checks import count, positive, value_range
 from deblur.context import torch_threads
 from deblur.errors import InputError
 from deblur.kernels import motion_kernel
 from deblur.training import Checkpoint, TrainSpec, check_params, final_losses, fit
 from deblur.weights import WeightCard, save_weights
+from deblur_ufp.adam_run import AdamRun
 from deblur_ufp.flow import FlowConfig, KernelFlow, dequantise, gaussian_nll, preprocess
 from deblur_ufp.store import STORE
 
@@ -66,8 +67,8 @@ def kernels(size: int, n: int, length: tuple[float, float], g: torch.Generator) 
     return motion_kernel(size, n=n, generator=g, length_range=length)
 
 
-class FlowTraining:
-    """The state of a run: flow, optimiser, random generator, loss history."""
+class FlowTraining(AdamRun):
+    """The state of a run: the flow (``network``), optimiser, random generator, loss history."""
 
     def __init__(
         self,
@@ -80,16 +81,11 @@ class FlowTraining:
         s: dict[str, Any],
         device: torch.device,
     ) -> None:
-        self.config, self.g, self.batch, self.lr, self.steps = config, g, batch, lr, steps
-        self.device = device
-        self.dequant, self.length = s["dequant"], s["length"]
-        torch.manual_seed(int(torch.randint(2**31, (1,), generator=g)))
-        self.flow = KernelFlow(config).to(device)
+        self.batch, self.dequant, self.length = batch, s["dequant"], s["length"]
+        build = functools.partial(KernelFlow, config)
+        super().__init__(config, build, g, lr=lr, steps=steps, device=device, losses=("nll",), clip=10.0)
         self.reference = self.logits(s["standardise"])
-        self.flow.standardise(self.reference)
-        self.opt = torch.optim.Adam(self.flow.parameters(), lr=lr)
-        self.step_count = 0
-        self.history: dict[str, list[float]] = {"nll": []}
+        self.network.standardise(self.reference)
 
     def logits(self, n: int, g: torch.Generator | None = None) -> torch.Tensor:
         """Dequantised logits of ``n`` fresh kernels."""
@@ -98,29 +94,9 @@ class FlowTraining:
         return dequantise(x, self.dequant, g).to(self.device)
 
     def step(self) -> None:
-        for group in self.opt.param_groups:
-            group["lr"] = self.lr * 0.5 * (1 + math.cos(math.pi * self.step_count / self.steps))
-        loss = -self.flow.log_prob_logits(self.logits(self.batch)).mean() / self.flow.dim
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.flow.parameters(), 10.0)
-        self.opt.step()
-        self.step_count += 1
-        self.history["nll"].append(float(loss.detach()))
-
-    def state(self) -> dict[str, Any]:
-        return {
-            "config": self.config.as_dict(),
-            "flow": self.flow.state_dict(),
-            "opt": self.opt.state_dict(),
-            "rng": self.g.get_state(),
-        }
-
-    def restore(self, state: dict[str, Any], source: Path) -> None:
-        Checkpoint.check_config(state, self.config.as_dict(), source)
-        self.flow.load_state_dict(state["flow"])
-        self.opt.load_state_dict(state["opt"])
-        self.g.set_state(state["rng"])
+        self.schedule()
+        loss = -self.network.log_prob_logits(self.logits(self.batch)).mean() / self.network.dim
+        self.update(loss, nll=loss)
 
 
 def haze(k: torch.Tensor) -> float:
@@ -133,7 +109,7 @@ def haze(k: torch.Tensor) -> float:
 def evaluate(run: FlowTraining, seed: int, n: int) -> dict[str, float]:
     """The card's held-out metrics (see the module docstring)."""
     g = torch.Generator().manual_seed(seed + HELD_OUT)
-    flow = run.flow.eval()
+    flow = run.network.eval()
     clean = kernels(run.config.size, n, run.length, g).to(run.device)
     x = dequantise(preprocess(clean)[0], run.dequant, g)
     nll = float(-flow.log_prob_logits(x).mean())
@@ -160,10 +136,7 @@ def _settings(spec: TrainSpec) -> tuple[dict[str, Any], FlowConfig, int]:
         s[name] = count(name, s[name], 1 if name != "standardise" else 2)
     s["lr"] = positive("lr", s["lr"])
     s["dequant"] = positive("dequant", s["dequant"])
-    pair = s["length"]
-    if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and 0 < pair[0] <= pair[1]):
-        raise InputError(f"length must be a pair [low, high] with 0 < low <= high, got {pair!r}")
-    s["length"] = (float(pair[0]), float(pair[1]))
+    s["length"] = value_range("length", s["length"], open_low=True)
     size = DEFAULT_SIZE if spec.size is None else spec.size
     if size % 2 == 0 or size < 3:
         raise InputError(f"kernel size must be odd and at least 3, got {size}")
@@ -212,7 +185,7 @@ def train(spec: TrainSpec) -> Path:
             "paper": f"{PAPER}, CVPR 2023, Sec. 3.1, Eq. 2-3",
         },
     )
-    state = {name: t.float() for name, t in run.flow.state_dict().items()}
+    state = {name: t.float() for name, t in run.network.state_dict().items()}
     written = save_weights(stem, state, card)
     checkpoint.remove()
     return written

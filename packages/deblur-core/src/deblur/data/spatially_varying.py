@@ -120,6 +120,12 @@ def uniform_field(
     return k.flatten(1)[:, :, None, None].expand(-1, -1, *grid).contiguous()
 
 
+def _check_kinds(kinds: Sequence[str]) -> None:
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown or not kinds:
+        raise InputError(f"unknown field kinds {unknown or list(kinds)}; choose from {', '.join(KINDS)}")
+
+
 def random_field(
     size: int,
     grid: tuple[int, int],
@@ -130,9 +136,7 @@ def random_field(
     kinds: Sequence[str] = KINDS,
 ) -> tuple[torch.Tensor, str]:
     """``(field, kind)``: a field of one of ``kinds``, drawn with :data:`KIND_WEIGHTS` (renormalised)."""
-    unknown = [k for k in kinds if k not in KINDS]
-    if unknown or not kinds:
-        raise InputError(f"unknown field kinds {unknown or list(kinds)}; choose from {', '.join(KINDS)}")
+    _check_kinds(kinds)
     weights = torch.tensor([KIND_WEIGHTS[KINDS.index(k)] for k in kinds])
     kind = kinds[int(torch.multinomial(weights, 1, generator=g))]
     if kind == "camera":
@@ -175,7 +179,7 @@ class SVBlurredCrops(BlurredCrops):
         super().__init__(size, crop, sources=sources, noise=noise, length=length)
         _check(size, grid)
         self.grid, self.kinds = (int(grid[0]), int(grid[1])), tuple(kinds)
-        random_field(3, (1, 1), (8, 8), torch.Generator(), kinds=self.kinds)  # checks the kinds
+        _check_kinds(self.kinds)
 
     def describe(self) -> str:
         return (

@@ -51,3 +51,12 @@ def install_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     yield install
     for name in created:
         sys.modules.pop(name, None)
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """One torch thread: the networks of a test are tiny, and the machine is shared."""
+    from deblur.context import torch_threads
+
+    with torch_threads(1):
+        yield

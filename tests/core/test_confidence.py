@@ -11,11 +11,11 @@ from click.testing import CliRunner
 import deblur
 import deblur.confidence
 from deblur.cli import main
-from deblur.confidence import Confidence, assess, kernel_focus
+from deblur.confidence import MAX_REBLUR, Confidence, assess, kernel_focus
 from deblur.data.procedural import dead_leaves
 from deblur.data.synthetic import blur_image
 from deblur.io import write_image
-from deblur.kernels import motion_kernel
+from deblur.kernels import gaussian_kernel, motion_kernel
 from deblur.solvers import hqs_deconvolve
 
 
@@ -46,6 +46,19 @@ def test_the_true_kernel_is_trusted_and_a_wrong_one_is_not() -> None:
     bad = assess(y, hqs_deconvolve(y, wrong, weight=1e-5).clamp(0, 1), wrong)
     assert not bad.reliable and bad.reasons, bad
     assert bad.reblur > good.reblur
+    assert bad.kernel_reblur > MAX_REBLUR, "core's own deconvolution with the wrong kernel fails too"
+
+
+def test_a_good_kernel_behind_an_image_that_does_not_reblur_is_trusted_by_its_reference() -> None:
+    """A non-blind solver that is not data-consistent (a learned one smooths) does not condemn its kernel."""
+    y, k = _case()
+    smooth = hqs_deconvolve(y, k, weight=4e-4).clamp(0, 1)
+    smooth = blur_image(smooth, gaussian_kernel(7, 1.5), boundary="same")
+    judged = assess(y, smooth, k)
+    assert judged.reblur > MAX_REBLUR, "the image itself does not explain the observation"
+    assert judged.kernel_reblur < MAX_REBLUR and judged.reliable, judged
+    doubled = assess(y, (2 * smooth).clamp(0, 1), k)
+    assert not doubled.reliable and "although its kernel" in doubled.reasons[0], doubled
 
 
 def _unreliable(*args: object) -> Confidence:

@@ -115,6 +115,12 @@ def test_store_refuses_a_missing_size_naming_the_sizes_and_the_command(store: We
     assert message.endswith("train them with `deblur train demo-prior --size 21`")
 
 
+def test_the_covering_size_is_the_smallest_shipped_one_at_least_as_large(store: WeightStore) -> None:
+    assert [store.covering("prior", s) for s in (3, 9, 10, 15)] == [9, 9, 15, 15]
+    with pytest.raises(WeightsError, match=r"sizes 9, 15, none of at least 17 px; train them with `deblur"):
+        store.covering("prior", 17)
+
+
 def test_store_refuses_corrupt_or_cardless_files_naming_them_and_the_command(
     store: WeightStore, tmp_path: Path
 ) -> None:

@@ -118,8 +118,8 @@ def test_shortcut_options_fill_the_one_slot_of_their_name(registry: Registry) ->
     from deblur.cli.run import shortcut_paths
 
     plan = resolve_method(registry, "dipmc")
-    assert shortcut_paths(plan, {"kernel_rep": "simplex", "image_prior": None}) == {
+    assert shortcut_paths(registry, plan, {"kernel_rep": "simplex", "image_prior": None}) == {
         "estimator.kernel_rep": "simplex"
     }
-    assert plan.slot_paths("kernel_prior") == ["refiner.kernel_prior"]
-    assert resolve_method(registry, "dipmc-paper").slot_paths("refiner") == ["refiner"], "empty, still a slot"
+    assert list(plan.slot_paths("kernel_prior")) == ["refiner.kernel_prior"]
+    assert list(resolve_method(registry, "dipmc-paper").slot_paths("refiner")) == ["refiner"], "empty, a slot"

@@ -8,8 +8,10 @@ import pytest
 import torch
 
 from deblur.errors import InputError
+from deblur.kernels import center, fit_support
+from deblur.testing import check_kernel
 from deblur_gankernel.prior import GanKernelPrior
-from deblur_gankernel.representation import gan_latent
+from deblur_gankernel.representation import GanLatentKernel, gan_latent
 from deblur_gankernel.store import load_encoder, load_generator
 from tests.gankernel.conftest import SIZE
 
@@ -98,3 +100,18 @@ def test_prior_samples_projects_and_penalises(tiny_weights: dict[str, Path]) -> 
     assert k.grad is not None and float(k.grad.abs().sum()) > 0
     with pytest.raises(InputError, match="square"):
         prior.project(torch.rand(1, 1, 9, 7))
+
+
+def test_a_smaller_support_is_the_centred_crop_of_the_generators_kernel(
+    tiny_weights: dict[str, Path],
+) -> None:
+    loaded = load_generator(SIZE, tiny_weights["generator"])
+    full = GanLatentKernel(loaded.network, loaded.average_z, init="average")
+    cropped = GanLatentKernel(loaded.network, loaded.average_z, init="average", size=SIZE - 4)
+    with torch.no_grad():
+        assert torch.allclose(cropped(), fit_support(center(full()), SIZE - 4))
+    check_kernel(cropped(), SIZE - 4)
+    with pytest.raises(InputError, match=f"a {SIZE} px generator cannot give {SIZE + 2} px kernels"):
+        GanLatentKernel(loaded.network, loaded.average_z, init="average", size=SIZE + 2)
+    shipped = gan_latent(init="average")(23)
+    assert (shipped.size, shipped.generator.config.size) == (23, 31), "23 px draws on the 31 px generator"

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from deblur import hookimpl
 from deblur.cli import main
 from deblur.data import blur_image, dead_leaves
-from deblur.errors import CompositionError
+from deblur.errors import CompositionError, InputError
 from deblur.io import read_kernel, write_image
 from deblur.kernels import motion_kernel
 from deblur.pipeline import resolve_method, run
@@ -192,12 +192,30 @@ def test_a_kernel_prior_with_log_prob_fills_the_slot(tiny_weights: dict[str, Pat
     registry = registry_with(deblur_kdiff.plugin, FixturePriors())
     y, _ = _observation()
     LinePrior.calls = 0
-    params = tiny_params(tiny_weights, prior_weight=1.0)
+    params = tiny_params(tiny_weights)
     components = {"estimator.kernel_prior": "fixture-line-prior"}
     result = run(y, "kdiff", kernel_size=SIZE, registry=registry, components=components, params=params)
     slots = result.config["solver"]["slots"]["estimator"]["slots"]
     assert slots["kernel_prior"]["name"] == "fixture-line-prior"
-    assert LinePrior.calls >= 3 + 2, "the prior joined every guided step and Stage II"
+    assert LinePrior.calls == 3, "the prior joined every guided step of Stage I, with no weight given"
+    LinePrior.calls = 0
+    run(
+        y,
+        "kdiff",
+        kernel_size=SIZE,
+        registry=registry,
+        components=components,
+        params=tiny_params(tiny_weights, prior_weight=0.0),
+    )
+    assert LinePrior.calls == 0, "prior_weight=0 turns the prior off"
+    with pytest.raises(CompositionError, match=r"prior_weight=0.5 needs a kernel prior: fill estimator"):
+        run(
+            y,
+            "kdiff",
+            kernel_size=SIZE,
+            registry=registry,
+            params=tiny_params(tiny_weights, prior_weight=0.5),
+        )
 
 
 def test_a_kernel_prior_without_log_prob_is_refused_naming_both() -> None:
@@ -246,3 +264,16 @@ def test_the_cli_writes_the_kernel_samples_and_the_uncertainty(
     assert read_kernel(out / "photo-kernel-samples.npy").shape == (2, 1, SIZE, SIZE)
     report = json.loads((out / "photo-report.json").read_text())
     assert report["outputs"]["kernel-samples.npy"] == "photo-kernel-samples.npy"
+
+
+def test_a_shortcut_fills_the_one_of_kdiffs_two_kernel_prior_slots_its_prior_fits(registry: Registry) -> None:
+    from deblur.cli.run import shortcut_paths
+
+    plan = resolve_method(registry, "kdiff")
+    assert list(plan.slot_paths("kernel_prior")) == ["estimator.kernel_prior", "refiner.kernel_prior"]
+    chosen = shortcut_paths(registry, plan, {"kernel_prior": "dirichlet"})  # log_prob, not quadratic
+    assert chosen == {"estimator.kernel_prior": "dirichlet"}
+    with pytest.raises(InputError, match=r"'kernel-l2' fits the slots estimator.kernel_prior, refiner"):
+        shortcut_paths(registry, plan, {"kernel_prior": "kernel-l2"})
+    with pytest.raises(CompositionError, match=r"'tv' \(deblur-core\) fits none of the kernel_prior slots"):
+        shortcut_paths(registry, plan, {"kernel_prior": "tv"})

@@ -110,8 +110,8 @@ def test_the_same_seed_draws_the_same_kernels() -> None:
     assert torch.equal(draw(4), draw(4)) and not torch.equal(draw(4), draw(5))
 
 
-def test_a_kernel_prior_with_log_prob_joins_the_guidance_and_stage_two() -> None:
-    y, k = _problem(4)
+def test_a_kernel_prior_with_log_prob_joins_the_guidance() -> None:
+    _, k = _problem(4)
     schedule = Schedule.linear().respaced(10)
     oracle = Oracle(encode(k), bias=1.0, doubt=0.5)
     prior = KernelSparsity(weight=1.0, p=0.5)
@@ -127,11 +127,22 @@ def test_a_kernel_prior_with_log_prob_joins_the_guidance_and_stage_two() -> None
         )
 
     assert (prior.log_prob(draw(only_prior)) > prior.log_prob(draw(None))).all()
+
+
+def test_the_prior_pull_is_relative_to_the_reblur_step_whatever_the_priors_scale() -> None:
+    """A prior scaled by 1000 pulls exactly as hard: the weight is relative to the data's step."""
+    y, k = _problem(4)
+    ut = (encode(k) + 0.3).requires_grad_(True)
     loss = ReblurLoss(y, WienerDeconvolver())
-    start = decode(encode(k) + 0.5)
-    plain = refine(start, loss, 10)
-    sparse = refine(start, loss, 10, prior=prior, prior_weight=1e-3)
-    assert float(prior.log_prob(sparse)) > float(prior.log_prob(plain))
+
+    def step(scale: float, weight: float) -> torch.Tensor:
+        guide = Guidance(loss, 0.1, KernelSparsity(weight=scale, p=0.5), weight)
+        return guide.step(ut, decode(ut))[0]
+
+    data = step(1.0, 0.0)
+    assert torch.allclose(step(1.0, 0.5), step(1000.0, 0.5), rtol=1e-4, atol=1e-9)
+    pull = step(1.0, 0.5) - data
+    assert torch.allclose(pull.norm(), 0.5 * data.norm(), rtol=1e-4)
 
 
 def test_reblur_loss_compares_the_interior_only() -> None:

@@ -16,11 +16,11 @@ from deblur_ufp.representation import FlowLatentKernel, flow_latent
 import deblur_dipmc.plugin
 from deblur.cli import main
 from deblur.data import blur_image, dead_leaves
-from deblur.errors import InputError
+from deblur.errors import InputError, WeightsError
 from deblur.io import read_kernel, write_image
-from deblur.kernels import motion_kernel
+from deblur.kernels import center, fit_support, motion_kernel
 from deblur.pipeline import resolve_method
-from deblur.testing import registry_with
+from deblur.testing import check_kernel, registry_with
 from tests.ufp.conftest import SIZE, random_flow
 
 SHIPPED = Path(deblur_ufp.__file__).parent / "weights" / "flow-19.safetensors"
@@ -120,3 +120,20 @@ def test_dipmc_searches_the_shipped_flows_latent_space_from_the_cli(tmp_path: Pa
     assert kernel.shape[-2:] == (19, 19) and (kernel >= 0).all()
     assert abs(float(kernel.sum()) - 1) < 1e-4
     assert "ufp-flow-latent" in (out / "photo-report.json").read_text()
+
+
+def test_a_size_without_its_own_flow_is_the_centred_crop_of_the_covering_flow() -> None:
+    rep = flow_latent()(23)
+    assert (rep.size, rep.flow.size) == (23, 31), "23 px decodes on the shipped 31 px flow"
+    with torch.no_grad():
+        rep.z.normal_(generator=torch.Generator().manual_seed(0))
+        k = rep()
+        assert torch.allclose(k, fit_support(center(rep.flow.decode(rep.z)), 23))
+    check_kernel(k, 23)
+    rep().sum().backward()
+    assert rep.z.grad is not None
+    assert flow_latent()(19).flow.size == 19, "a shipped size is used as it is"
+    with pytest.raises(WeightsError, match="flow weights for sizes 19, 31, none of at least 33 px"):
+        flow_latent()(33)
+    with pytest.raises(InputError, match="a 31 px flow cannot give 35 px kernels"):
+        FlowLatentKernel(rep.flow, size=35)

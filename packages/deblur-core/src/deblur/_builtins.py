@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 from deblur.plugins.hookspecs import hookimpl
 from deblur.plugins.records import (
+    COMPOSITIONS,
     LEVIN_BLIND,
     REALISTIC,
     REALISTIC_BLIND,
@@ -141,7 +142,7 @@ def deblur_solvers() -> Iterator[SolverRecord]:
         name="hqs",
         summary="Half-quadratic splitting with a gradient prior and the valid boundary model",
         factory="deblur.solvers.hqs:HQSDeconvolver",
-        provides={"non-blind", "differentiable-kernel", "boundary-valid"},
+        provides={"non-blind", "differentiable-kernel", "boundary-valid", "operator-input"},
         requires={
             "prior": Requirement(
                 "prior", GRADIENT_PRIOR, default="hyper-laplacian", summary="image prior on gradients"
@@ -149,22 +150,25 @@ def deblur_solvers() -> Iterator[SolverRecord]:
             "forward": FFT_FORWARD,
         },
         citation=KRISHNAN,
+        quick={"iterations": 1, "cg_iterations": 3},
     )
     yield SolverRecord(
         name="richardson-lucy",
         summary="Richardson-Lucy with optional TV regularisation, valid boundary model",
         factory="deblur.solvers.richardson_lucy:RichardsonLucy",
-        provides={"non-blind", "differentiable-kernel", "boundary-valid"},
+        provides={"non-blind", "differentiable-kernel", "boundary-valid", "operator-input"},
         requires={"forward": ANY_FORWARD},
         citation="Richardson 1972; Lucy 1974; Dey et al., TV-regularised RL, 2006",
+        quick={"iterations": 5},
     )
     yield SolverRecord(
         name="cg",
         summary="Conjugate gradients on the Tikhonov (gradient) normal equations, any linear operator",
         factory="deblur.solvers.cg:ConjugateGradient",
-        provides={"non-blind", "differentiable-kernel", "boundary-valid"},
+        provides={"non-blind", "differentiable-kernel", "boundary-valid", "operator-input"},
         requires={"forward": ANY_FORWARD},
         citation="Hestenes & Stiefel, Methods of conjugate gradients for solving linear systems, 1952",
+        quick={"iterations": 5},
     )
     yield SolverRecord(
         name="classic",
@@ -181,6 +185,7 @@ def deblur_solvers() -> Iterator[SolverRecord]:
             ),
         },
         citation=f"{XU}; {PAN}",
+        quick={"iterations": 1, "cg_iterations": 5},
     )
     yield SolverRecord(
         name="classic-refine",
@@ -189,6 +194,7 @@ def deblur_solvers() -> Iterator[SolverRecord]:
         provides={"kernel-refiner"},
         requires=CLASSIC_PRIORS,
         citation=f"{XU}; {PAN}",
+        quick={"iterations": 1, "cg_iterations": 5},
     )
     yield SolverRecord(
         name="kernel-then-image",
@@ -282,6 +288,21 @@ BENCHMARKS = (
             ),
         ),
         order=40,
+    ),
+    BenchmarkRecord(
+        name="compositions",
+        title="Compositions across packages",
+        render="deblur.benchsections:compositions",
+        runs=tuple(
+            BenchRun(
+                f"levin-classic-{solver}",
+                ("classic",),
+                args=("--use", f"nonblind={solver}"),
+                table=COMPOSITIONS,
+            )
+            for solver in ("richardson-lucy", "cg", "wiener")
+        ),
+        order=900,
     ),
     BenchmarkRecord(
         name="real-photo",

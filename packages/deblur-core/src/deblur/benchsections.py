@@ -5,8 +5,8 @@ every blind method on Levin (each method package tags its run ``levin-blind``) a
 from __future__ import annotations
 
 from deblur.bench import INPUT, BenchReport
-from deblur.benchdoc import LEVIN_BLIND, Results, report_tables
-from deblur.plugins.records import REALISTIC_BLIND
+from deblur.benchdoc import LEVIN_BLIND, Results, mean, report_tables
+from deblur.plugins.records import COMPOSITIONS, REALISTIC_BLIND, BenchRun
 
 
 def operator_speed(results: Results) -> str:
@@ -168,3 +168,89 @@ stronger kernel prior and final image prior for this low-texture photo
 {runs}
 
 ![clock_motion]({data["montage"]})"""
+
+
+def _alone(results: Results, run: BenchRun, method: str) -> BenchRun:
+    """The declared run of ``method`` by itself (no ``--use`` or ``--set``) on ``run``'s dataset."""
+    for other in results.runs.values():
+        alone = isinstance(other, BenchRun) and not other.args and other.dataset == run.dataset
+        if alone and method in other.methods:
+            return other
+    raise KeyError(f"composition run {run.name!r}: no run of {method!r} alone on {run.dataset} is declared")
+
+
+def _setup(report: BenchReport) -> tuple[object, object]:
+    """What a run's floating-point results depend on beyond the code: the CPU model and torch's threads."""
+    return report.machine.get("cpu_model"), report.machine.get("torch_threads")
+
+
+def _estimate(s) -> float:
+    return s.psnr if s.estimate_psnr is None else s.estimate_psnr
+
+
+def compositions(results: Results) -> str:
+    runs = sorted(
+        results.tagged(COMPOSITIONS),
+        key=lambda r: (not r.dataset.startswith("levin"), bool(r.images), r.name),
+    )
+    lines = [
+        "| composition | dataset | images | PSNR (dB) | estimate PSNR (dB) | fell back | "
+        "kernel (field) MNC | s/image median | the method alone: PSNR (dB) | gain over it (dB) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    best: dict[str, tuple[float, str]] = {}
+    moved = False
+    for run in runs:
+        report = results.report(run.name)
+        (method,) = (m for m in report.methods if m != INPUT)
+        mine = [s for s in report.scores if s.method == method]
+        names = {s.image for s in mine}
+        base_report = results.report(_alone(results, run, method).name)
+        alone = [s for s in base_report.scores if s.method == method and s.image in names]
+        elsewhere = _setup(base_report) != _setup(report)
+        moved |= elsewhere
+        if len(alone) != len(mine):
+            raise KeyError(f"composition run {run.name!r}: the method alone lacks some of its images")
+        label = f"`{method} {' '.join(run.args)}`"
+        dataset = run.dataset.split(":")[0] if "{" in run.dataset else run.dataset
+        psnr, base = mean(s.psnr for s in mine), mean(s.psnr for s in alone)
+        mncs = [
+            s.mnc if s.field_mnc is None else s.field_mnc for s in mine if (s.mnc or s.field_mnc) is not None
+        ]
+        mnc = f"{mean(mncs):.3f}" if mncs else "-"
+        fell = sum(bool(s.confidence and s.confidence.get("fallback")) for s in mine)
+        seconds = sorted(s.seconds for s in mine)[len(mine) // 2]
+        lines.append(
+            f"| {label} | {dataset} | {len(mine)} | {psnr:.2f} | {mean(map(_estimate, mine)):.2f} | {fell} | "
+            f"{mnc} | {seconds:.1f} | {base:.2f}{' (a)' if elsewhere else ''} | {psnr - base:+.2f} |"
+        )
+        if dataset == "levin" and len(mine) == 32 and psnr > best.get("levin", (-1.0, ""))[0]:
+            best["levin"] = (psnr, label)
+    singles = merged([results.report(r.name) for r in results.tagged(LEVIN_BLIND)]).summary()
+    top = max((m for m in singles if m != INPUT), key=lambda m: singles[m]["psnr"])
+    verdict = (
+        f"The best composition run on all 32 Levin images is {best['levin'][1]} at "
+        f"{best['levin'][0]:.2f} dB; "
+        f"the best single method there is `{top}` at {singles[top]['psnr']:.2f} dB."
+        if "levin" in best
+        else ""
+    )
+    if moved:
+        verdict += (
+            "\n\n(a) The method alone ran on another CPU model or torch thread count than the composition "
+            "(the machine lines of the tables above): the same code can give somewhat different estimates."
+        )
+    commands = "\n".join(results.command(run.name) for run in runs)
+    return f"""A method with one slot refilled (`--use SLOT=COMPONENT`, often by another package's component),
+each row beside the same method alone on the same images (its own run in the tables above). Rows on
+Levin's four largest kernels (`--images`) are the compositions that cost minutes an image on a CPU.
+Which slots each method has and what fits them: `deblur list-compositions`; what each row means for a
+user: [compositions.md](compositions.md).
+
+```bash
+{commands}
+```
+
+{chr(10).join(lines)}
+
+{verdict}"""

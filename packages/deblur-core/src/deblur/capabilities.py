@@ -181,6 +181,13 @@ _ALL = (
         members=("__call__",),
     ),
     Capability(
+        "operator-input",
+        (_SOLVER,),
+        "A non-blind solver that also takes a built linear operator in place of k (`solver(y, op)`, e.g. "
+        "`deblur.operators.grid_blur(field, shape)` for a kernel field) and deconvolves that blur; what a "
+        "spatially varying blind solver's `nonblind` slot needs (`ufp-hqs`).",
+    ),
+    Capability(
         "penalty",
         (_PRIOR,),
         "`penalty(t)` returns a scalar tensor (summed over the batch), differentiable by autograd, and "

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from deblur.errors import CompositionError, InputError
 from deblur.parameters import check_params
-from deblur.plugins.records import NONE
+from deblur.plugins.records import NONE, Requirement
 from deblur.registry import Registered, Registry
 
 if TYPE_CHECKING:
@@ -95,15 +95,15 @@ class Plan:
     def config(self) -> dict[str, Any]:
         return {"method": self.method, ROOT: self.root.config()}
 
-    def slot_paths(self, slot: str) -> list[str]:
-        """The paths of every slot named ``slot`` in the tree, filled or left empty
-        (``"kernel_rep"`` -> ``["estimator.kernel_rep"]`` in ``dipmc``)."""
-        return [
-            _join(node.path, name)
+    def slot_paths(self, slot: str) -> dict[str, Requirement]:
+        """The path and requirement of every slot named ``slot`` in the tree, filled or left empty
+        (``"kernel_rep"`` -> ``{"estimator.kernel_rep": ...}`` in ``dipmc``)."""
+        return {
+            _join(node.path, name): node.entry.record.requires[name]
             for node in self.root.walk()
             for name in (*node.children, *node.empty)
             if name == slot
-        ]
+        }
 
     def check(self) -> Plan:
         """Check every component's parameters (importing the factories, calling none of them)."""
@@ -152,11 +152,7 @@ def _resolve_node(
         keeps_recipe = recipe is not None and name == planned
         if recipe is not None and not keeps_recipe:
             replaced.append(slot_path)
-        fitting = [
-            n
-            for n in registry.fitting(req.kind, req.capabilities)
-            if not req.missing(_provides(registry, req.kind, n))
-        ]
+        fitting = registry.fillers(req)
         if (name is None or name == NONE) and req.optional:
             node.empty.append(slot)
             continue
@@ -176,10 +172,6 @@ def _resolve_node(
         child_recipe = recipe if keeps_recipe else None
         node.children[slot] = _resolve_node(registry, slot_path, child, user, child_recipe, replaced)
     return node
-
-
-def _provides(registry: Registry, kind: str, name: str) -> frozenset[str]:
-    return registry.get(kind, name).record.provides
 
 
 def _plural(kind: str) -> str:

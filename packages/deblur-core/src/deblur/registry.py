@@ -8,7 +8,7 @@ from typing import Any
 
 from deblur.errors import CompositionError
 from deblur.plugins.manager import PluginManager
-from deblur.plugins.records import KINDS
+from deblur.plugins.records import KINDS, Requirement
 
 _PLURAL = {
     "operator": "operators",
@@ -86,3 +86,11 @@ class Registry:
         """Names of the components of ``kind`` that provide all ``capabilities``."""
         wanted = set(capabilities)
         return [name for name, e in self._entries[kind].items() if wanted <= e.record.provides]
+
+    def fillers(self, requirement: Requirement) -> list[str]:
+        """Names of the components that can fill a slot of ``requirement`` (its ``any_of`` included),
+        in load order."""
+        names = self.fitting(requirement.kind, requirement.capabilities)
+        return [
+            n for n in names if not requirement.missing(self._entries[requirement.kind][n].record.provides)
+        ]

@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 import torch
 
 from deblur.capabilities import CAPABILITIES
+from deblur.compositions import Composition, fill_required, quick_params
 from deblur.context import RunContext
 from deblur.errors import DeblurError
 from deblur.plugins import PluginManager
@@ -41,12 +42,14 @@ __all__ = [
     "NonblindCase",
     "check_blind",
     "check_capabilities",
+    "check_composition",
     "check_deterministic",
     "check_kernel",
     "check_kernel_representation",
     "check_method",
     "check_nonblind",
     "check_operator",
+    "check_operator_input",
     "check_plugin",
     "check_prior",
     "nonblind_case",
@@ -476,6 +479,24 @@ def check_nonblind(
             raise AssertionError(f"{name}: the gradient of x in k is not finite and non-zero")
 
 
+def check_operator_input(
+    solver: Callable[[torch.Tensor, Any], torch.Tensor], *, name: str = "non-blind solver"
+) -> None:
+    """``solver(y, op)`` with a built operator in place of k (the ``operator-input`` capability): for a
+    kernel field on a 2 x 2 grid holding one kernel everywhere (:func:`deblur.operators.grid_blur`), x
+    has y's shape, is finite and is closer to the latent's window aligned with y than y is."""
+    from deblur.operators import grid_blur
+
+    c = nonblind_case(1, 1, (5, 5))
+    field = c.k.reshape(1, 25, 1, 1).expand(1, 25, 2, 2).contiguous()
+    x = solver(c.y, grid_blur(field, tuple(c.y.shape[-2:])))
+    where = f"{name} given a kernel-field operator"
+    if not isinstance(x, torch.Tensor) or x.shape != c.y.shape or not _finite(x):
+        raise AssertionError(f"{where} returned {_shape(x)}, not a finite {tuple(c.y.shape)}")
+    if not bool((_mse(x, c.window()) < _mse(c.y, c.window())).all()):
+        raise AssertionError(f"{where} is no closer to the latent's window aligned with y than y is")
+
+
 def check_blind(
     solver: Callable[[torch.Tensor, RunContext], Any],
     *,
@@ -503,6 +524,55 @@ def check_blind(
         raise AssertionError(f"{name}: Result.image is not finite {c.y.dtype} on {c.y.device}")
     if result.kernel is not None:
         check_kernel(result.kernel, kernel_size, name=f"{name}: Result.kernel")
+    return result
+
+
+#: Observation side and kernel size of :func:`check_composition`: large enough for every shipped network
+#: (windows, encoders, kernel-field grids), small enough for a test.
+COMPOSITION_SIZE, COMPOSITION_KERNEL = 96, 15
+
+
+def check_composition(
+    registry: Registry,
+    composition: Composition,
+    *,
+    size: int = COMPOSITION_SIZE,
+    kernel_size: int = COMPOSITION_KERNEL,
+    seed: int = 0,
+) -> Result:
+    """Run ``composition`` (:func:`deblur.compositions.compositions`) through :func:`deblur.run` on a
+    (1, 1, size, size) blurred image with every component's ``quick`` settings: the image is finite with
+    y's shape, the kernel is ``kernel_size`` on the simplex, and so is each kernel of a kernel field. A
+    failure names the composition. Returns the result."""
+    from deblur.pipeline import run
+
+    name = composition.label
+    c = nonblind_case(1, 1, (kernel_size, kernel_size), size=size)
+    params = quick_params(registry, composition.method, composition.components)
+    try:
+        result = run(
+            c.y,
+            composition.method,
+            kernel_size=kernel_size,
+            seed=seed,
+            registry=registry,
+            components=composition.components,
+            params=params,
+            fallback=False,
+        )
+    except Exception as exc:
+        raise AssertionError(f"{name} raised {type(exc).__name__}: {exc}") from exc
+    if result.image.shape != c.y.shape or not _finite(result.image):
+        raise AssertionError(f"{name}: the image is {_shape(result.image)}, not finite {tuple(c.y.shape)}")
+    if result.kernel is not None:
+        check_kernel(result.kernel, kernel_size, name=f"{name}: Result.kernel")
+    if result.kernel_field is not None:
+        field = result.kernel_field
+        side = math.isqrt(field.shape[1])
+        taps = field.movedim(1, -1).reshape(-1, 1, side, side)
+        check_kernel(taps, name=f"{name}: Result.kernel_field")
+    if result.kernel is None and result.kernel_field is None:
+        raise AssertionError(f"{name}: the result has neither a kernel nor a kernel field")
     return result
 
 
@@ -540,22 +610,6 @@ def _operator_tensors(factory: Callable[..., Any], size: int, params: Mapping[st
     return {n: made.get(n, made["kernel"])() for n in operand_names(factory) if n not in params}
 
 
-def _fill_slots(registry: Registry, entry: Registered, path: str = "solver") -> dict[str, str]:
-    """Components by slot path for the required slots without a default, below ``entry`` at ``path``:
-    the first registered one that fits (none: left out, so resolving names the slot)."""
-    chosen: dict[str, str | None] = {}
-    for slot, req in entry.record.requires.items():
-        slot_path = slot if path == "solver" else f"{path}.{slot}"
-        name = req.default
-        if name is None and not req.optional:
-            fits = registry.fitting(req.kind, req.capabilities)
-            fitting = [n for n in fits if not req.missing(_provides(registry.get(req.kind, n)))]
-            name = chosen[slot_path] = fitting[0] if fitting else None
-        if name is not None:
-            chosen.update(_fill_slots(registry, registry.get(req.kind, name), slot_path))
-    return {p: n for p, n in chosen.items() if n is not None}
-
-
 def _build(registry: Registry, entry: Registered, size: int, params: Mapping[str, Any]) -> Any:
     """The component with ``params`` (a solver: by slot path, each slot filled by its default, or the first
     component that fits where it has none); an operator gets random operands of kernel size ``size``, a
@@ -567,7 +621,7 @@ def _build(registry: Registry, entry: Registered, size: int, params: Mapping[str
         need = next((c for c in ("non-blind", "blind", *sorted(provides)) if c in provides), None)
         if need is None:
             raise AssertionError(f"{_label(entry)} provides no capability, so no slot can take it")
-        components = _fill_slots(registry, entry)
+        components = fill_required(registry, entry)
         return resolve_solver(registry, entry.name, need=need, components=components, params=params).build()
     factory = entry.record.load_factory()
     if entry.kind == "operator":
@@ -663,6 +717,9 @@ def _check_entry(
         )
         c = nonblind_case(1, 1, (size, size), device=device)
         check_deterministic(lambda _seed: built(c.y, c.k), name=label)
+        if "operator-input" in provides:
+            check_operator_input(built, name=label)
+            return ["capabilities", "non-blind", "deterministic", "operator-input"]
         return ["capabilities", "non-blind", "deterministic"]
     if kind == "solver" and "blind" in provides:
         check_blind(built, name=label, kernel_size=size, device=device)
@@ -686,7 +743,8 @@ def check_plugin(
       get random tensors by name: ``kernel`` (1, 1, size, size), ``kernels`` (2, 1, size, size),
       ``field`` (1, size * size, 16, 16), ``weights`` (1, 2, 16, 16), any other one the kernel;
     - priors: :func:`check_capabilities`, :func:`check_prior` (not for ``generator`` priors);
-    - non-blind solvers: :func:`check_capabilities`, :func:`check_nonblind`, :func:`check_deterministic`;
+    - non-blind solvers: :func:`check_capabilities`, :func:`check_nonblind`, :func:`check_deterministic`,
+      and :func:`check_operator_input` for those that provide ``operator-input``;
     - blind solvers: :func:`check_capabilities`, :func:`check_blind` (run with kernel size ``size``);
     - kernel representations: :func:`check_kernel_representation`, :func:`check_capabilities`;
     - methods: :func:`check_method`; trainers: the factory loads.

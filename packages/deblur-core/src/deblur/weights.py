@@ -209,6 +209,19 @@ class WeightStore:
         found = (name.fullmatch(card.name) for card in self.root.glob("*.json"))
         return sorted(int(match.group(1)) for match in found if match)
 
+    def covering(self, kind: str, size: int) -> int:
+        """The smallest shipped ``kind`` size of at least ``size`` (a network of that size whose kernels,
+        centred and cropped, serve ``size``); none that large: a one-line :class:`WeightsError`."""
+        sizes = self.sizes(kind)
+        larger = [s for s in sizes if s >= size]
+        if not larger:
+            have = ", ".join(map(str, sizes)) or "none"
+            raise WeightsError(
+                f"{self.owner} has {kind} weights for sizes {have}, none of at least {size} px; train them "
+                f"with `{self.command(kind, size)}`"
+            )
+        return larger[0]
+
     def load(
         self, kind: str, size: int, path: str | Path | None = None, device: torch.device | str = "cpu"
     ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

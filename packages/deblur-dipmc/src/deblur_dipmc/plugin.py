@@ -113,6 +113,7 @@ def deblur_solvers() -> Iterator[SolverRecord]:
             "kernel_rep": kernel_rep_slot("dipmc-kernel-net"),
             "forward": ESTIMATOR_FORWARD,
         },
+        quick={"steps": 3, "mc_samples": 2},
         citation=DIPMC,
     )
 

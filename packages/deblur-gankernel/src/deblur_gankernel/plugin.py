@@ -15,7 +15,14 @@ from deblur.plugins import (
     TrainerRecord,
     hookimpl,
 )
-from deblur.plugins.records import LEVIN_ABLATION, LEVIN_BLIND, REALISTIC, REALISTIC_BLIND, REALISTIC_SUBSET
+from deblur.plugins.records import (
+    COMPOSITIONS,
+    LEVIN_ABLATION,
+    LEVIN_BLIND,
+    REALISTIC,
+    REALISTIC_BLIND,
+    REALISTIC_SUBSET,
+)
 from deblur.plugins.slots import ESTIMATOR_FORWARD, PHOTO_NONBLIND, kernel_rep_slot
 
 GANKERNEL = (
@@ -81,6 +88,7 @@ def deblur_solvers() -> Iterator[SolverRecord]:
             "forward": ESTIMATOR_FORWARD,
         },
         citation=GANKERNEL,
+        quick={"steps": 3},
     )
 
 
@@ -161,6 +169,13 @@ def deblur_benchmarks() -> Iterator[BenchmarkRecord]:
                 for name, space in (("levin-gankernel-z", "z"), ("levin-gankernel-generator", "generator"))
             ),
             BenchRun("levin-gankernel-init", ("gankernel",), args=(*LEVIN, "--set", "estimator.steps=1")),
+            BenchRun(  # the GAN latent inside DIP-MC, at the learning rate gankernel uses for it
+                "levin-dipmc-gan-latent",
+                ("dipmc",),
+                args=("--use", "estimator.kernel_rep=gan-latent", "--set", "estimator.lr_kernel=0.005"),
+                images=LEVIN_ABLATION,
+                table=COMPOSITIONS,
+            ),
             ScriptRun(
                 "gankernel-init",
                 ("python", "bench/gankernel_figures.py", "--out", "docs/images", "--json", "{out}"),

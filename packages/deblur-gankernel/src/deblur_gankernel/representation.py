@@ -16,6 +16,10 @@ from torch's global generator (solvers build representations under a seeded fork
 
 The encoder reads the luminance of the observation; when it is larger than the initializer's training
 crop, the most textured window of that size (:func:`deblur.observation.textured_window`).
+
+Size: a support without its own generator is served by the smallest shipped one that covers it, its
+kernel centred and cropped to the support (a 23 px request draws on the 31 px generator); the crop is
+not in the paper and loses only the mass outside the support.
 """
 
 from __future__ import annotations
@@ -29,11 +33,12 @@ import torch
 from torch import nn
 
 from deblur.errors import InputError
+from deblur.kernels import center, fit_support
 from deblur.nn import frozen
 from deblur.observation import luminance, textured_window
 from deblur_gankernel.encoder import KernelEncoder
 from deblur_gankernel.generator import KernelGenerator
-from deblur_gankernel.store import load_encoder, load_generator
+from deblur_gankernel.store import STORE, load_encoder, load_generator
 
 __all__ = ["INITS", "SPACES", "GanLatentKernel", "gan_latent"]
 
@@ -50,6 +55,7 @@ class GanLatentKernel(nn.Module):
         space: ``"w"``, ``"z"`` or ``"generator"``.
         init: ``"encoder"``, ``"average"`` or ``"random"``.
         encoder: :math:`E`, needed for ``init="encoder"``.
+        size: the kernel support returned (default: the generator's; smaller: centred and cropped).
     """
 
     def __init__(
@@ -60,8 +66,12 @@ class GanLatentKernel(nn.Module):
         space: str = "w",
         init: str = "encoder",
         encoder: KernelEncoder | None = None,
+        size: int | None = None,
     ) -> None:
         super().__init__()
+        self._size = generator.config.size if size is None else int(size)
+        if self._size > generator.config.size:
+            raise InputError(f"a {generator.config.size} px generator cannot give {self._size} px kernels")
         if space not in SPACES:
             raise InputError(f"gan-latent space must be one of {', '.join(SPACES)}, got {space!r}")
         if init not in INITS:
@@ -82,7 +92,7 @@ class GanLatentKernel(nn.Module):
 
     @property
     def size(self) -> int:
-        return self.generator.config.size
+        return self._size
 
     def train(self, mode: bool = True) -> GanLatentKernel:
         """Set the mode, keeping the generator and the encoder in eval mode."""
@@ -93,9 +103,8 @@ class GanLatentKernel(nn.Module):
         return self
 
     def forward(self) -> torch.Tensor:
-        if self.space == "w":
-            return self.generator.synthesis(self.variable)
-        return self.generator(self.variable)
+        k = self.generator.synthesis(self.variable) if self.space == "w" else self.generator(self.variable)
+        return k if self._size == self.generator.config.size else fit_support(center(k), self._size)
 
     def constrain(self) -> None:
         """Nothing to restore: the softmax keeps the kernel on the simplex."""
@@ -133,7 +142,8 @@ def gan_latent(
     generator: str | None = None,
     initializer: str | None = None,
 ) -> Callable[[int], GanLatentKernel]:
-    """Factory of ``gan-latent``: ``builder(size) -> GanLatentKernel``.
+    """Factory of ``gan-latent``: ``builder(size) -> GanLatentKernel`` on the smallest shipped generator
+    of at least ``size`` px, or on the weight stem ``generator`` (then of exactly ``size``).
 
     Args:
         space: the optimised variable: ``"w"`` (Eq. 6), ``"z"`` (Eq. 5) or ``"generator"``.
@@ -150,8 +160,11 @@ def gan_latent(
 def _build(
     size: int, *, space: str, init: str, generator: str | Path | None, initializer: str | Path | None
 ) -> GanLatentKernel:
-    loaded = load_generator(int(size), generator)
+    native = int(size) if generator is not None else STORE.covering("generator", int(size))
+    loaded = load_generator(native, generator)
     encoder = None
     if init == "encoder":
-        encoder, _ = load_encoder(int(size), initializer, generator=loaded)
-    return GanLatentKernel(loaded.network, loaded.average_z, space=space, init=init, encoder=encoder)
+        encoder, _ = load_encoder(native, initializer, generator=loaded)
+    return GanLatentKernel(
+        loaded.network, loaded.average_z, space=space, init=init, encoder=encoder, size=int(size)
+    )

@@ -13,7 +13,15 @@ from deblur.plugins import (
     TrainerRecord,
     hookimpl,
 )
-from deblur.plugins.records import LEVIN_ABLATION, LEVIN_BLIND, REALISTIC, REALISTIC_BLIND, REALISTIC_SUBSET
+from deblur.plugins.records import (
+    COMPOSITIONS,
+    LEVIN_ABLATION,
+    LEVIN_BLIND,
+    REALISTIC,
+    REALISTIC_BLIND,
+    REALISTIC_SUBSET,
+    SYNTHETIC_SV,
+)
 from deblur.plugins.slots import FFT_FORWARD, PHOTO_NONBLIND, classic_refine
 
 KDIFF = "Sanghvi, Chi & Chan, Kernel Diffusion: An Alternate Approach to Blind Deconvolution, arXiv 2023"
@@ -36,7 +44,7 @@ ESTIMATOR_SLOTS = {
         "prior",
         {"kernel", "log_prob"},
         optional=True,
-        summary="kernel prior whose log density joins the guidance and Stage II (not in the paper)",
+        summary="kernel prior whose log density joins the guidance of Stage I (not in the paper)",
     ),
 }
 
@@ -90,6 +98,7 @@ def deblur_solvers() -> Iterator[SolverRecord]:
         provides={"kernel-estimator"},
         requires=ESTIMATOR_SLOTS,
         citation=KDIFF,
+        quick={"steps": 3, "samples": 2, "refine_steps": 2},
     )
 
 
@@ -159,6 +168,15 @@ def deblur_benchmarks() -> Iterator[BenchmarkRecord]:
             BenchRun("levin-kdiff-no-refine", ("kdiff",), args=NO_REFINE),
             BenchRun("levin-kdiff-paper", ("kdiff-paper",), images=LEVIN_ABLATION),
             BenchRun("levin-dwdn", ("true-kernel:dwdn",)),
+            *(
+                BenchRun(
+                    name, ("classic",), dataset=dataset, args=("--use", "nonblind=dwdn"), table=COMPOSITIONS
+                )
+                for name, dataset in (
+                    ("levin-classic-dwdn", "levin:{levin}"),
+                    ("synthetic-sv-classic-dwdn", SYNTHETIC_SV),
+                )
+            ),
             *(BenchRun(name, ("kdiff",), dataset=SYNTHETIC, args=args) for name, args in TABLE4.items()),
             BenchRun("synthetic-kdiff", ("kdiff", "true-kernel:dwdn", "true-kernel:hqs"), dataset=SYNTHETIC),
             BenchRun("synthetic-classic", ("classic",), dataset=SYNTHETIC),

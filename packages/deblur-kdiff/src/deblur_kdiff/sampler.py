@@ -16,8 +16,11 @@ in one batch; a respaced schedule (:meth:`~deblur_kdiff.diffusion.Schedule.respa
 network in fewer steps.
 
 **Kernel prior** (composition, not in the paper; weight 0 is the paper): a prior with a differentiable
-``log_prob`` adds :math:`w \nabla_{u_t} \log p(\hat k_0)` to the guidance step (its ``score`` is not
-needed: the gradient is taken through the decoder) and :math:`-w \log p(k)` to Stage II's objective.
+``log_prob`` joins the guidance step with :math:`g_p = \nabla_{u_t}[-\log p(\hat k_0)]` (taken through
+the decoder, so its ``score`` is not needed), rescaled per draw to ``w`` times the norm of the reblur
+step (``w`` times ``s`` without a guide): priors differ by orders of magnitude in scale (a flow's log
+density on 961 taps against a Dirichlet's), so ``w`` is the prior's pull relative to the data's, the same
+for any prior. Stage II stays the paper's (reblur and sparsity only).
 
 **Stage II** (lines 11-14): ``J`` projected gradient steps on the kernel itself, on the reblur loss plus
 an L1 sparsity term in peak units, :math:`\lambda L_0 \sum k / \max k` (:math:`L_0` the reblur loss of the
@@ -82,17 +85,31 @@ class Guidance:
 
     @property
     def active(self) -> bool:
-        return self.loss is not None or (self.prior is not None and self.prior_weight > 0)
+        return self.loss is not None or self._prior_on
 
-    def objective(self, k: torch.Tensor) -> torch.Tensor:
-        """The per-sample quantity whose gradient the step descends: ``s L / sg(L) - w log p``."""
-        total = k.new_zeros(k.shape[0])
+    @property
+    def _prior_on(self) -> bool:
+        return self.prior is not None and self.prior_weight > 0
+
+    def step(self, ut: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """The guidance step for ``ut`` (n, 1, s, s), of which the decoded clean estimate ``k`` is a
+        function: the gradient of :math:`s L / sg(L)` plus the rescaled prior gradient (module
+        docstring), and the mean objective for the history."""
+        step = torch.zeros_like(ut)
+        shown = 0.0
+        reference = torch.full((ut.shape[0],), self.scale, dtype=ut.dtype, device=ut.device)
         if self.loss is not None:
             value = self.loss(k)
-            total = total + self.scale * value / value.detach().clamp_min(torch.finfo(value.dtype).tiny)
-        if self.prior is not None and self.prior_weight > 0:
-            total = total - self.prior_weight * self.prior.log_prob(k)
-        return total
+            tiny = torch.finfo(value.dtype).tiny
+            objective = self.scale * value / value.detach().clamp_min(tiny)
+            (step,) = torch.autograd.grad(objective.sum(), ut, retain_graph=self._prior_on)
+            reference = step.flatten(1).norm(dim=1)
+            shown = float(value.detach().mean())
+        if self._prior_on:
+            (pull,) = torch.autograd.grad(-self.prior.log_prob(k).sum(), ut)  # type: ignore[union-attr]
+            norm = pull.flatten(1).norm(dim=1).clamp_min(torch.finfo(pull.dtype).tiny)
+            step = step + (self.prior_weight * reference / norm).view(-1, 1, 1, 1) * pull
+        return step, shown
 
 
 def reverse(
@@ -132,10 +149,9 @@ def reverse(
             if not guided:
                 u = nxt
                 return {}
-            objective = guidance.objective(decode(u0))  # type: ignore[union-attr]
-            (grad,) = torch.autograd.grad(objective.sum(), ut)
+            grad, value = guidance.step(ut, decode(u0))  # type: ignore[union-attr]
         u = nxt - grad
-        return {"guidance": float(objective.detach().mean())}
+        return {"guidance": value}
 
     iterate(step, MaxSteps(len(order)), stage="reverse diffusion", progress=progress, history=history)
     return u.detach()
@@ -148,8 +164,6 @@ def refine(
     *,
     sparsity: float = 0.0,
     lr: float = 0.05,
-    prior: KernelPrior | None = None,
-    prior_weight: float = 0.0,
     progress: Progress = silent,
     history: dict[str, list[float]] | None = None,
 ) -> torch.Tensor:
@@ -167,8 +181,6 @@ def refine(
         value = loss(kernel)
         if weight > 0:
             value = value + weight * (kernel.sum((-2, -1)) / kernel.amax((-2, -1))).flatten()
-        if prior is not None and prior_weight > 0:
-            value = value - prior_weight * prior.log_prob(kernel)
         return value.sum()
 
     k = k.detach().clone()

@@ -8,7 +8,8 @@ the window, the clean-up and the final ``nonblind`` deconvolution of every chann
 2. draws ``samples`` kernels in one batch by guided reverse diffusion (Stage I,
    :func:`~deblur_kdiff.sampler.reverse`) over ``steps`` respaced steps (the paper: all 1000), the guide's
    non-blind solver in the reblur loss (the ``guide`` slot; ``none``: unguided, the paper's Table 4
-   ablation), the ``kernel_prior`` slot's log density added with ``prior_weight`` (0: the paper);
+   ablation), the ``kernel_prior`` slot's log density pulling with ``prior_weight`` relative to the
+   reblur step (no prior: the paper);
 3. keeps the draw with the lowest reblur loss and refines it by Stage II
    (:func:`~deblur_kdiff.sampler.refine`, ``refine_steps`` = J);
 4. returns it with every draw (best first): the flow deconvolves the whole observation with each, and
@@ -38,13 +39,17 @@ import torch.nn.functional as F
 from deblur.checks import count, positive
 from deblur.context import RunContext
 from deblur.errors import CompositionError
-from deblur.kernels import center
+from deblur.kernels import center, fit_support
 from deblur.solvers.kernel_then_image import KernelEstimate
 from deblur_kdiff.diffusion import Schedule, decode
 from deblur_kdiff.network import KernelDenoiser, load_denoiser
 from deblur_kdiff.sampler import Guidance, KernelPrior, ReblurLoss, refine, reverse
 
-__all__ = ["KdiffEstimator", "resize_kernel"]
+__all__ = ["PRIOR_WEIGHT", "KdiffEstimator", "resize_kernel"]
+
+#: The default pull of a kernel prior in the ``kernel_prior`` slot, relative to the reblur step: chosen
+#: on core's synthetic set (docs/compositions.md), not on Levin.
+PRIOR_WEIGHT = 0.1
 
 NonBlind = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -52,14 +57,6 @@ NonBlind = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 def resize_kernel(k: torch.Tensor, size: int) -> torch.Tensor:
     """``k`` (1, 1, s, s) resampled to ``size`` px (bilinear), clipped at zero and renormalised."""
     out = F.interpolate(k, size=(size, size), mode="bilinear", align_corners=True).clamp_min(0)
-    return out / out.sum().clamp_min(torch.finfo(k.dtype).tiny)
-
-
-def center_crop(k: torch.Tensor, size: int) -> torch.Tensor:
-    """The central ``size x size`` of the centred ``k``, renormalised."""
-    k = center(k)
-    r = (k.shape[-1] - size) // 2
-    out = k[..., r : r + size, r : r + size]
     return out / out.sum().clamp_min(torch.finfo(k.dtype).tiny)
 
 
@@ -76,7 +73,8 @@ class KdiffEstimator:
         refine_steps: Stage II gradient steps (J; 0: none).
         sparsity: Stage II's L1 weight, relative to the starting reblur loss.
         refine_lr: Stage II's largest relative step.
-        prior_weight: weight of the kernel prior's log density (0: the paper).
+        prior_weight: the kernel prior's pull relative to the reblur step (:class:`~deblur_kdiff.sampler.
+            Guidance`); ``None``: :data:`PRIOR_WEIGHT` when a prior fills the slot; 0: the prior is off.
         weights_size: the support the denoiser was trained for (shipped: 31).
         weights: a weight stem overriding the shipped file.
     """
@@ -95,7 +93,7 @@ class KdiffEstimator:
         refine_steps: int = 30,
         sparsity: float = 0.0,
         refine_lr: float = 0.05,
-        prior_weight: float = 0.0,
+        prior_weight: float | None = None,
         weights_size: int = 31,
         weights: str | Path | None = None,
     ) -> None:
@@ -113,7 +111,13 @@ class KdiffEstimator:
         self.refine_steps = count("refine_steps", refine_steps, 0)
         self.sparsity = positive("sparsity", sparsity, allow_zero=True)
         self.refine_lr = positive("refine_lr", refine_lr)
-        self.prior_weight = positive("prior_weight", prior_weight, allow_zero=True)
+        if kernel_prior is None and prior_weight:
+            raise CompositionError(
+                f"prior_weight={prior_weight} needs a kernel prior: fill estimator.kernel_prior "
+                "(--kernel-prior NAME)"
+            )
+        weight = PRIOR_WEIGHT if prior_weight is None else prior_weight
+        self.prior_weight = 0.0 if kernel_prior is None else positive("prior_weight", weight, allow_zero=True)
         self.weights_size = count("weights_size", weights_size, 3)
         self.network: KernelDenoiser
         self.network, self.card = load_denoiser(self.weights_size, weights)  # a bad file fails here, early
@@ -161,15 +165,13 @@ class KdiffEstimator:
             self.refine_steps,
             sparsity=self.sparsity,
             lr=self.refine_lr,
-            prior=self.kernel_prior,
-            prior_weight=self.prior_weight,
             progress=ctx.progress,
             history=history,
         )
         timings["stage_two"] = time.perf_counter() - start
         draws = torch.cat([best, draws[1:]])
         if size < s:
-            draws = torch.cat([center_crop(d[None], size) for d in draws])
+            draws = fit_support(center(draws), size)
         elif size > s:
             draws = torch.cat([resize_kernel(d[None], size) for d in draws])
         return KernelEstimate(

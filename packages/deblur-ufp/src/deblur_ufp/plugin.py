@@ -16,7 +16,7 @@ from deblur.plugins import (
     TrainerRecord,
     hookimpl,
 )
-from deblur.plugins.records import LEVIN_BLIND
+from deblur.plugins.records import COMPOSITIONS, LEVIN_ABLATION, LEVIN_BLIND, SYNTHETIC_SV
 from deblur.plugins.slots import PHOTO_NONBLIND
 
 UFP = (
@@ -65,7 +65,7 @@ def deblur_solvers() -> Iterator[SolverRecord]:
         requires={
             "nonblind": Requirement(
                 "solver",
-                {"non-blind"},
+                {"non-blind", "operator-input"},
                 optional=True,
                 summary="deconvolves the estimated field's operator instead of the network (ufp-hqs)",
             )
@@ -124,9 +124,10 @@ def deblur_trainers() -> Iterator[TrainerRecord]:
     )
 
 
-SV = "synthetic-sv:32"
-#: The runs of the spatially varying table, in its order (``classic``: the uniform baseline).
-SV_RUNS = ("synthetic-sv-classic", "synthetic-sv-ufp", "synthetic-sv-ufp-hqs")
+#: The flow prior in kdiff's kernel-prior slot (its default pull, kdiff's PRIOR_WEIGHT).
+FLOW_PRIOR = ("--use", "estimator.kernel_prior=ufp-flow")
+#: The runs of the spatially varying table, in its order (``classic``, ``kdiff``: uniform baselines).
+SV_RUNS = ("synthetic-sv-classic", "synthetic-sv-kdiff", "synthetic-sv-ufp", "synthetic-sv-ufp-hqs")
 
 
 @hookimpl
@@ -136,12 +137,29 @@ def deblur_benchmarks() -> Iterator[BenchmarkRecord]:
         title="Flow-based kernel prior, spatially varying blur (deblur-ufp)",
         render="deblur_ufp.benchmarks:section",
         runs=(
-            BenchRun("synthetic-sv-classic", ("classic",), dataset=SV),
-            BenchRun("synthetic-sv-ufp", ("ufp",), dataset=SV, montages=True),
-            BenchRun("synthetic-sv-ufp-hqs", ("ufp-hqs",), dataset=SV, montages=True),
+            BenchRun("synthetic-sv-classic", ("classic",), dataset=SYNTHETIC_SV),
+            BenchRun("synthetic-sv-ufp", ("ufp",), dataset=SYNTHETIC_SV, montages=True),
+            BenchRun("synthetic-sv-ufp-hqs", ("ufp-hqs",), dataset=SYNTHETIC_SV, montages=True),
             BenchRun("levin-ufp", ("ufp",), table=LEVIN_BLIND),
             BenchRun("levin-ufp-hqs", ("ufp-hqs",), table=LEVIN_BLIND),
             ScriptRun("ufp-ablation", ("python", "bench/ufp_ablation.py", "--json", "{out}")),
+            # the flow prior and its latent borrowed by other packages' methods
+            BenchRun("levin-kdiff-ufp-flow", ("kdiff",), args=FLOW_PRIOR, table=COMPOSITIONS),
+            BenchRun("synthetic-sv-kdiff", ("kdiff",), dataset=SYNTHETIC_SV),
+            BenchRun(
+                "synthetic-sv-kdiff-ufp-flow",
+                ("kdiff",),
+                dataset=SYNTHETIC_SV,
+                args=FLOW_PRIOR,
+                table=COMPOSITIONS,
+            ),
+            BenchRun(
+                "levin-dipmc-flow-latent",
+                ("dipmc",),
+                args=("--use", "estimator.kernel_rep=ufp-flow-latent", "--set", "estimator.lr_kernel=0.005"),
+                images=LEVIN_ABLATION,
+                table=COMPOSITIONS,
+            ),
         ),
         order=500,
     )

@@ -9,6 +9,10 @@ Start (``init``): ``"mean"`` (``z = 0``, the flow's most typical kernel) or ``"r
 torch's global generator, which solvers seed). DIP-MC's randomisation (``stochastic`` draws) perturbs
 the latent: inverted dropout of rate ``dropout`` on ``z`` and Gaussian noise of deviation
 ``input_noise`` added to it, drawn from ``generator``.
+
+Size: a support without its own flow is served by the smallest shipped flow that covers it, its kernel
+centred and cropped to the support (a 23 px request decodes on the 31 px flow); the crop is not in the
+paper and loses only the mass outside the support.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ import torch
 from torch import nn
 
 from deblur.errors import InputError
+from deblur.kernels import center, fit_support
 from deblur.nn import frozen
 from deblur_ufp.flow import KernelFlow
 from deblur_ufp.networks import load_flow
+from deblur_ufp.store import STORE
 
 __all__ = ["INITS", "FlowLatentKernel", "flow_latent"]
 
@@ -30,10 +36,14 @@ INITS = ("mean", "random")
 
 
 class FlowLatentKernel(nn.Module):
-    """``forward()`` -> ``(1, 1, s, s)`` kernel ``f^{-1}(z)``; see the module docstring."""
+    """``forward()`` -> ``(1, 1, s, s)`` kernel ``f^{-1}(z)``, centred and cropped to ``size`` when that
+    is smaller than the flow's; see the module docstring."""
 
-    def __init__(self, flow: KernelFlow, init: str = "mean") -> None:
+    def __init__(self, flow: KernelFlow, init: str = "mean", size: int | None = None) -> None:
         super().__init__()
+        self._size = flow.size if size is None else int(size)
+        if self._size > flow.size:
+            raise InputError(f"a {flow.size} px flow cannot give {self._size} px kernels")
         if init not in INITS:
             raise InputError(f"ufp-flow-latent init must be one of {', '.join(INITS)}, got {init!r}")
         self.flow = frozen(flow)
@@ -44,7 +54,7 @@ class FlowLatentKernel(nn.Module):
 
     @property
     def size(self) -> int:
-        return self.flow.size
+        return self._size
 
     def train(self, mode: bool = True) -> FlowLatentKernel:
         super().train(mode)
@@ -60,19 +70,21 @@ class FlowLatentKernel(nn.Module):
                 z = z * keep / (1 - self.dropout)
             if self.input_noise > 0:
                 z = z + self.input_noise * torch.randn(z.shape, generator=g, device=z.device, dtype=z.dtype)
-        return self.flow.decode(z)
+        k = self.flow.decode(z)
+        return k if self._size == self.flow.size else fit_support(center(k), self._size)
 
     def constrain(self) -> None:
         """Nothing to restore: the flow's decoder keeps the kernel on the simplex."""
 
 
 def flow_latent(init: str = "mean", flow: str | None = None) -> Callable[[int], FlowLatentKernel]:
-    """Factory of ``ufp-flow-latent``: ``builder(size) -> FlowLatentKernel`` (flow weights for ``size``
-    must be shipped, or ``flow`` names a weight stem)."""
+    """Factory of ``ufp-flow-latent``: ``builder(size) -> FlowLatentKernel`` on the smallest shipped flow
+    of at least ``size`` px, or on the weight stem ``flow`` (then of exactly ``size``)."""
     if init not in INITS:
         raise InputError(f"ufp-flow-latent init must be one of {', '.join(INITS)}, got {init!r}")
     return functools.partial(_build, init=init, flow=flow)
 
 
 def _build(size: int, *, init: str, flow: str | None) -> FlowLatentKernel:
-    return FlowLatentKernel(load_flow(int(size), flow)[0], init)
+    native = int(size) if flow is not None else STORE.covering("flow", int(size))
+    return FlowLatentKernel(load_flow(native, flow)[0], init, int(size))

@@ -20,7 +20,7 @@ from deblur.cli._shared import ProgressLine, progress_bar
 from deblur.cli.bench import bench_command
 from deblur.cli.blur import blur_command, make_kernel
 from deblur.cli.evaluate import eval_command
-from deblur.cli.listing import list_components, list_methods, plugins
+from deblur.cli.listing import list_components, list_compositions, list_methods, plugins
 from deblur.cli.run import check_distinct_stems, run_command
 from deblur.cli.train import train_command
 from deblur.errors import DeblurError
@@ -148,6 +148,7 @@ def _warnings_to_stderr() -> None:
 for _command in (
     list_methods,
     list_components,
+    list_compositions,
     plugins,
     run_command,
     blur_command,

@@ -1,4 +1,5 @@
-"""``deblur list-methods``, ``deblur list-components`` and ``deblur plugins``: what is installed."""
+"""``deblur list-methods``, ``deblur list-components``, ``deblur list-compositions`` and ``deblur plugins``:
+what is installed and what fits where."""
 
 from __future__ import annotations
 
@@ -113,6 +114,63 @@ def _requires_text(requires: dict[str, dict[str, Any]]) -> str:
         default = f"={r['default']}" if r["default"] else ""
         parts.append(f"{slot}:{r['kind']}{needs}{default}")
     return " ".join(parts) or "-"
+
+
+@click.command("list-compositions")
+@click.argument("method", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def list_compositions(state: State, method: str | None, as_json: bool) -> None:
+    """For each method (or METHOD), each slot: what fills it and every installed component that fits
+    (choose one with `deblur run METHOD --use SLOT=NAME`)."""
+    from deblur.compositions import method_slots
+
+    registry = state.registry()
+    names = [method] if method else [e.name for e in registry.all(["method"])]
+    if method:
+        registry.get("method", method)  # an unknown name: one line listing the methods
+    views = []
+    for name in names:
+        try:
+            slots = method_slots(registry, name)
+        except DeblurError as exc:
+            views.append({"method": name, "error": str(exc), "slots": []})
+            continue
+        views.append(
+            {
+                "method": name,
+                "slots": [
+                    {
+                        "path": v.path,
+                        "kind": v.kind,
+                        "needs": v.needs,
+                        "current": v.current,
+                        "optional": v.optional,
+                        "fillers": [
+                            {"name": n, "provider": _provider(registry, v.kind, n)} for n in v.fillers
+                        ],
+                    }
+                    for v in slots
+                ],
+            }
+        )
+    if as_json:
+        emit_json(views)
+        return
+    rows = []
+    for view in views:
+        if "error" in view:
+            rows.append([view["method"], "-", "-", "-", f"unresolvable: {view['error']}"])
+        for slot in view["slots"]:
+            fits = ", ".join(f["name"] for f in slot["fillers"]) or "none registered"
+            now = slot["current"] or "(empty)"
+            rows.append([view["method"], slot["path"], slot["kind"].replace("_", " "), now, fits])
+    table(rows, ["METHOD", "SLOT", "KIND", "NOW", "FITS (--use SLOT=NAME)"])
+
+
+def _provider(registry: Registry, kind: str, name: str) -> str:
+    entry = registry.get(kind, name)
+    return entry.distribution or entry.plugin
 
 
 @click.command("plugins")

@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING
 import click
 
 from deblur.cli._shared import progress_bar
-from deblur.errors import InputError
+from deblur.errors import CompositionError, InputError
 from deblur.settings import parse_settings, parse_uses
 
 if TYPE_CHECKING:
     from deblur.cli import State
     from deblur.pipeline import Plan
+    from deblur.registry import Registry
 
 
 @click.command("run")
@@ -50,8 +51,14 @@ if TYPE_CHECKING:
     metavar="SLOT=COMPONENT",
     help="Fill a slot with a component, e.g. nonblind.prior=tv (repeatable).",
 )
-@click.option("--kernel-prior", help="Fill the method's one slot named kernel_prior (any depth) with NAME.")
-@click.option("--image-prior", help="Fill the method's one slot named image_prior (any depth) with NAME.")
+@click.option(
+    "--kernel-prior",
+    help="Fill the method's slot named kernel_prior (any depth; of several, the one NAME fits) with NAME.",
+)
+@click.option(
+    "--image-prior",
+    help="Fill the method's slot named image_prior (any depth; of several, the one NAME fits) with NAME.",
+)
 @click.option("--kernel-rep", help="Fill the method's one slot named kernel_rep (e.g. estimator.kernel_rep).")
 @click.option("--nonblind", help="Shortcut for --use nonblind=NAME.")
 @click.option(
@@ -93,7 +100,7 @@ def run_command(
     registry = state.registry()
     components = parse_uses(uses)
     shortcuts = {"kernel_prior": kernel_prior, "image_prior": image_prior, "kernel_rep": kernel_rep}
-    components.update(shortcut_paths(resolve_method(registry, method, components), shortcuts))
+    components.update(shortcut_paths(registry, resolve_method(registry, method, components), shortcuts))
     if nonblind:  # the last stage of every blind method, a top-level slot
         components["nonblind"] = nonblind
     params = parse_settings(settings)
@@ -138,20 +145,34 @@ def run_command(
                 click.echo(f"deblur: warning: {path}: {confidence.warning()}", err=True)
 
 
-def shortcut_paths(plan: Plan, shortcuts: dict[str, str | None]) -> dict[str, str]:
+def shortcut_paths(registry: Registry, plan: Plan, shortcuts: dict[str, str | None]) -> dict[str, str]:
     """``{"kernel_rep": "simplex"}`` -> ``{"estimator.kernel_rep": "simplex"}``: each shortcut fills the
-    plan's one slot of that name, wherever it is; none or several is a one-line error."""
+    plan's slot of that name, wherever it is; where there are several (``kdiff``'s
+    ``estimator.kernel_prior`` and ``refiner.kernel_prior``), the one the component fits. No such slot,
+    none that it fits or several is a one-line error naming the slots and what they need."""
     chosen = {}
     for slot, name in shortcuts.items():
         if not name:
             continue
-        paths = plan.slot_paths(slot)
-        if len(paths) != 1:
-            found = f"slots {', '.join(paths)}" if paths else "no such slot"
-            raise InputError(
-                f"--{slot.replace('_', '-')}: {plan.method!r} has {found}; name one with --use PATH={name}"
-            )
-        chosen[paths[0]] = name
+        option, slots = f"--{slot.replace('_', '-')}", plan.slot_paths(slot)
+        if not slots:
+            raise InputError(f"{option}: {plan.method!r} has no such slot; name one with --use PATH={name}")
+        if len(slots) > 1:
+            entry = registry.get(next(iter(slots.values())).kind, name)
+            fits = [path for path, req in slots.items() if not req.missing(entry.record.provides)]
+            if not fits:
+                needs = "; ".join(f"{path} needs {req.describe()}" for path, req in slots.items())
+                raise CompositionError(
+                    f"{option}: {name!r} ({entry.distribution or entry.plugin}) fits none of the {slot} "
+                    f"slots of {plan.method!r}: {needs}"
+                )
+            if len(fits) > 1:
+                raise InputError(
+                    f"{option}: {name!r} fits the slots {', '.join(fits)} of {plan.method!r}; name one "
+                    f"with --use PATH={name}"
+                )
+            slots = {fits[0]: slots[fits[0]]}
+        chosen[next(iter(slots))] = name
     return chosen
 
 

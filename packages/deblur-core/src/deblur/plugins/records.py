@@ -110,6 +110,9 @@ class ComponentRecord:
         provides: capabilities this component offers (free-form strings, e.g. ``"non-blind"``).
         requires: slots it needs filled, by slot name.
         citation: the paper or source, for reports.
+        quick: parameters that make one run short (a few iterations, a small network's worth of work),
+            for tests that run every composition (:func:`deblur.testing.check_composition`); never used
+            by methods.
     """
 
     kind: ClassVar[str] = ""
@@ -120,11 +123,13 @@ class ComponentRecord:
     provides: frozenset[str] = frozenset()
     requires: Mapping[str, Requirement] = field(default_factory=dict)
     citation: str = ""
+    quick: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check_name(self.name, self.kind)
         object.__setattr__(self, "provides", frozenset(self.provides))
         object.__setattr__(self, "requires", _frozen(self.requires))
+        object.__setattr__(self, "quick", _frozen(self.quick))
 
     def load_factory(self) -> Callable[..., Any]:
         """The factory as a callable (imports it if it was given as a string)."""
@@ -233,6 +238,11 @@ LEVIN_BLIND = "levin-blind"
 #: Levin's four largest kernels (27, 23, 23, 21 px), each on its own scene: where ablations run when
 #: the whole set costs too much on a CPU.
 LEVIN_ABLATION = ("im01_ker04", "im02_ker07", "im03_ker08", "im04_ker06")
+#: The table tag that gathers every package's composition run (a method with a slot refilled by ``--use``,
+#: often by another package's component) into one table, each row beside the method alone.
+COMPOSITIONS = "compositions"
+#: The spatially varying set of the benchmarks page (:mod:`deblur.data.spatially_varying`).
+SYNTHETIC_SV = "synthetic-sv:32"
 #: The table tag that gathers every package's run on the realistic set into one table.
 REALISTIC_BLIND = "realistic-blind"
 #: The realistic set of the benchmarks page: cases 0-39 of :mod:`deblur.data.realistic`, held out

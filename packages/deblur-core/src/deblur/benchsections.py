@@ -214,9 +214,8 @@ def compositions(results: Results) -> str:
         label = f"`{method} {' '.join(run.args)}`"
         dataset = run.dataset.split(":")[0] if "{" in run.dataset else run.dataset
         psnr, base = mean(s.psnr for s in mine), mean(s.psnr for s in alone)
-        mncs = [
-            s.mnc if s.field_mnc is None else s.field_mnc for s in mine if (s.mnc or s.field_mnc) is not None
-        ]
+        kernels = (s.mnc if s.field_mnc is None else s.field_mnc for s in mine)  # field MNC where scored
+        mncs = [v for v in kernels if v is not None]
         mnc = f"{mean(mncs):.3f}" if mncs else "-"
         fell = sum(bool(s.confidence and s.confidence.get("fallback")) for s in mine)
         seconds = sorted(s.seconds for s in mine)[len(mine) // 2]

@@ -76,6 +76,22 @@ def _continuation_steps(
     return math.floor(math.log(beta_max / beta) / math.log(rate) + 1e-9) + 1
 
 
+def _data_weights(
+    y: torch.Tensor, prior: GradientPrior, saturation: float | None, noise_weight: float | None
+) -> torch.Tensor:
+    """The data term's per-pixel weights ``M`` (broadcast against ``y``): 0 on clipped pixels where
+    ``saturation`` is set, everywhere scaled down so that the prior weighs at least ``noise_weight``
+    times the noise variance of ``y`` where that is set (see :func:`hqs_deconvolve`)."""
+    fitted = torch.ones_like(y[:1, :1])
+    if saturation is not None:
+        level = within("saturation", saturation, 0.0, 1.0)
+        fitted = (~saturation_mask(y.flatten(0, 1)[:, None], level).view_as(y)).to(y.dtype)
+    if noise_weight is not None and prior.weight > 0:
+        wanted = positive("noise_weight", noise_weight) * noise_level(y) ** 2
+        fitted = fitted * min(1.0, prior.weight / wanted) if wanted > 0 else fitted
+    return fitted
+
+
 def hqs_deconvolve(
     y: torch.Tensor,
     k: torch.Tensor,
@@ -124,13 +140,7 @@ def hqs_deconvolve(
     grid = (N1, N2)
     K = psf2otf(k, grid)
     den = mu_ratio * K.abs().square() + gradient_spectrum(grid, y.dtype, y.device)
-    fitted = torch.ones_like(y[:1, :1])
-    if saturation is not None:
-        level = within("saturation", saturation, 0.0, 1.0)
-        fitted = (~saturation_mask(y.flatten(0, 1)[:, None], level).view_as(y)).to(y.dtype)
-    if noise_weight is not None and prior.weight > 0:
-        wanted = positive("noise_weight", noise_weight) * noise_level(y) ** 2
-        fitted = fitted * min(1.0, prior.weight / wanted) if wanted > 0 else fitted
+    fitted = _data_weights(y, prior, saturation, noise_weight)
     mask = embed(fitted, top, left, grid, "zero")
     My = embed(y * fitted, top, left, grid, "zero")
     x = embed(y, top, left, grid, "replicate")
@@ -174,13 +184,7 @@ def hqs_operator(
     count("cg_iterations", cg_iterations, 1)
     H, W = y.shape[-2:]
     top, left = op.window_offset((H, W))
-    fitted = torch.ones_like(y[:1, :1])
-    if saturation is not None:
-        level = within("saturation", saturation, 0.0, 1.0)
-        fitted = (~saturation_mask(y.flatten(0, 1)[:, None], level).view_as(y)).to(y.dtype)
-    if noise_weight is not None and prior.weight > 0:
-        wanted = positive("noise_weight", noise_weight) * noise_level(y) ** 2
-        fitted = fitted * min(1.0, prior.weight / wanted) if wanted > 0 else fitted
+    fitted = _data_weights(y, prior, saturation, noise_weight)
     data = op.adjoint(fitted * y)
     x = embed(y, top, left, op.latent_shape((H, W)), "replicate")
     tiny = torch.finfo(y.dtype).tiny

@@ -8,6 +8,8 @@ import nox
 
 ROOT = Path(__file__).parent
 PACKAGES = sorted(str(p.parent) for p in (ROOT / "packages").glob("*/pyproject.toml"))
+#: Core with its optional Dask engine, so the tests run ``--workers`` and ``--scheduler`` on it.
+CORE_EXTRAS = str(ROOT / "packages" / "deblur-core") + "[distributed]"
 FIXTURE_PLUGIN = str(ROOT / "tests" / "fixtures" / "deblur-fixture-plugin")
 CONSTRAINTS = ("-c", str(ROOT / "constraints.txt"))
 
@@ -19,7 +21,7 @@ nox.options.reuse_existing_virtualenvs = True
 def tests(session: nox.Session) -> None:
     """Install every package under packages/ and the fixture plugin, then run pytest."""
     session.install(*CONSTRAINTS, "torch")
-    session.install(*CONSTRAINTS, *PACKAGES, FIXTURE_PLUGIN, "pytest", "scikit-image")
+    session.install(*CONSTRAINTS, *PACKAGES, CORE_EXTRAS, FIXTURE_PLUGIN, "pytest", "scikit-image")
     session.run("pytest", *session.posargs)
 
 

@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from deblur.bench import BenchItem, BenchReport, default_run, load_dataset, run_bench, score
+from deblur.bench import BenchItem, BenchReport, check_runnable, default_run, load_dataset, run_bench, score
 from deblur.data.spatially_varying import KINDS
 from deblur.errors import InputError
 from deblur.fields import GAP_VALUE, field_picture
 from deblur.io import ImageInfo, read_image
 from deblur.operators import basis_to_field, grid_weights
 from deblur.outputs import write_result
+from deblur.pipeline import default_registry
 from deblur.result import Result
 
 
@@ -102,6 +103,16 @@ def test_true_kernel_cg_on_a_field(items: list[BenchItem]) -> None:
     assert score(item, "cg", result, 0.0).psnr > score(item, "input", Result(image=item.blurry), 0.0).psnr
     with pytest.raises(InputError, match=r"true-kernel:hqs needs a uniform kernel.*richardson-lucy, cg"):
         default_run("true-kernel:hqs", item, {})
+
+
+def test_a_true_kernel_run_that_cannot_work_is_refused_before_any(items: list[BenchItem]) -> None:
+    registry = default_registry()
+    check_runnable(["classic", "true-kernel:cg"], items, registry)
+    with pytest.raises(InputError, match=r"true-kernel:hqs needs a uniform kernel"):
+        check_runnable(["true-kernel:hqs"], items, registry)
+    blind_only = [BenchItem("bare", items[0].blurry, items[0].sharp)]
+    with pytest.raises(InputError, match="true-kernel:cg needs the true kernel, which bare does not have"):
+        check_runnable(["true-kernel:cg"], blind_only, registry)
 
 
 def test_field_picture_tiles_each_kernel_at_its_peak() -> None:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 import deblur_dipmc.plugin
-from deblur.context import torch_threads
 from deblur.registry import Registry
 from deblur.testing import registry_with
 
@@ -21,10 +18,8 @@ TINY = {
 
 
 @pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """The networks here are tiny: one thread is faster, and far faster on a loaded machine."""
-    with torch_threads(1):
-        yield
+def _one_thread(one_thread: None) -> None:
+    """Every test here with one torch thread (tests/conftest.py): the networks are tiny."""
 
 
 @pytest.fixture

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 
 import deblur_gankernel.plugin
-from deblur.context import torch_threads
 from deblur.registry import Registry
 from deblur.testing import registry_with
 from deblur.training import TrainSpec
@@ -30,10 +28,8 @@ TINY_INITIALIZER = {
 
 
 @pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """The networks here are tiny: one thread is faster, and far faster on a loaded machine."""
-    with torch_threads(1):
-        yield
+def _one_thread(one_thread: None) -> None:
+    """Every test here with one torch thread (tests/conftest.py): the networks are tiny."""
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import deblur_ufp.plugin
@@ -42,10 +41,8 @@ TINY_DEBLUR = {
 
 
 @pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """The networks here are tiny: one thread is faster, and far faster on a loaded machine."""
-    with torch_threads(1):
-        yield
+def _one_thread(one_thread: None) -> None:
+    """Every test here with one torch thread (tests/conftest.py): the networks are tiny."""
 
 
 @pytest.fixture

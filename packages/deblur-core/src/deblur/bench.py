@@ -58,15 +58,21 @@ import torch
 from deblur.context import Progress
 from deblur.crops import centre_crop, has_even_margin
 from deblur.errors import InputError
+from deblur.parallel import Failure, Job, Workers, each_done
 from deblur.registry import Registry
 from deblur.result import Result
 
 __all__ = [
     "INPUT",
+    "BenchFailure",
     "BenchItem",
     "BenchReport",
     "ImageScore",
+    "ItemJob",
+    "ItemOutcome",
+    "MethodRunner",
     "RunFunction",
+    "check_runnable",
     "default_run",
     "load_dataset",
     "machine_info",
@@ -361,20 +367,28 @@ def default_run(
     )
 
 
-def _true_field_run(
-    solver: str,
-    item: BenchItem,
-    overrides: Mapping[str, Any],
-    components: Mapping[str, str] | None,
-    registry: Registry | None,
-) -> Result:
-    """``true-kernel:SOLVER`` on a spatially varying item: ``SOLVER`` with the true field's operator."""
+def check_runnable(methods: Sequence[str], items: Sequence[BenchItem], registry: Registry) -> None:
+    """Refuse, before any work, a ``true-kernel:SOLVER`` that some item cannot give it: an item without
+    its true kernel, or a kernel field that ``SOLVER`` cannot take."""
     from deblur.operators import KernelFieldBlur, grid_blur
-    from deblur.pipeline import deconvolve, default_registry
 
-    registry = registry or default_registry()
-    op = grid_blur(item.kernel_field, tuple(item.blurry.shape[-2:]))
-    operator = "kernel-field" if isinstance(op, KernelFieldBlur) else "kernel-basis"
+    for method in methods:
+        kind, solver = parse_method(method)
+        if kind != "true-kernel":
+            continue
+        registry.get("solver", solver)  # an unknown solver is named as such
+        for item in items:
+            if item.kernel is None and item.kernel_field is None:
+                raise InputError(f"{method} needs the true kernel, which {item.name} does not have")
+        field = next((item for item in items if item.kernel_field is not None), None)
+        if field is not None:
+            op = grid_blur(field.kernel_field, tuple(field.blurry.shape[-2:]))
+            operator = "kernel-field" if isinstance(op, KernelFieldBlur) else "kernel-basis"
+            _check_field_solver(solver, operator, field, registry)
+
+
+def _check_field_solver(solver: str, operator: str, item: BenchItem, registry: Registry) -> None:
+    """Refuse a non-blind ``solver`` whose ``forward`` slot cannot take ``operator``, ``item``'s field."""
     provides = registry.get("operator", operator).record.provides
     able = [
         e.name
@@ -389,6 +403,23 @@ def _true_field_run(
             f"true-kernel:{solver} needs a uniform kernel, but {item.name} is blurred by a kernel field; "
             f"solvers that take one: {', '.join(able) or 'none registered'}"
         )
+
+
+def _true_field_run(
+    solver: str,
+    item: BenchItem,
+    overrides: Mapping[str, Any],
+    components: Mapping[str, str] | None,
+    registry: Registry | None,
+) -> Result:
+    """``true-kernel:SOLVER`` on a spatially varying item: ``SOLVER`` with the true field's operator."""
+    from deblur.operators import KernelFieldBlur, grid_blur
+    from deblur.pipeline import deconvolve, default_registry
+
+    registry = registry or default_registry()
+    op = grid_blur(item.kernel_field, tuple(item.blurry.shape[-2:]))
+    operator = "kernel-field" if isinstance(op, KernelFieldBlur) else "kernel-basis"
+    _check_field_solver(solver, operator, item, registry)
     operand = op.field if isinstance(op, KernelFieldBlur) else (op.kernels, op.weights)
     x = deconvolve(
         item.blurry,
@@ -530,20 +561,17 @@ class BenchReport:
     scores: list[ImageScore]
     machine: dict[str, Any] = field(default_factory=machine_info)
     settings: dict[str, Any] = field(default_factory=dict)
+    failures: list[BenchFailure] = field(default_factory=list)
 
-    def gains(self, method: str) -> dict[str, float]:
-        """Per image: ``method``'s PSNR minus the ``input`` row's (images without an input row left out)."""
+    def gains(self, method: str, *, estimates: bool = False) -> dict[str, float]:
+        """Per image: ``method``'s PSNR minus the ``input`` row's (images without an input row left out).
+
+        With ``estimates``, the gains of the estimates themselves: where a run fell back to the input,
+        the gain the estimate it did not hand out would have had."""
         inputs = {s.image: s.psnr for s in self.scores if s.method == INPUT}
         return {
-            s.image: s.psnr - inputs[s.image] for s in self.scores if s.method == method and s.image in inputs
-        }
-
-    def estimate_gains(self, method: str) -> dict[str, float]:
-        """As :meth:`gains`, for the estimates themselves: where a run fell back to the input, the gain
-        the estimate it did not hand out would have had."""
-        inputs = {s.image: s.psnr for s in self.scores if s.method == INPUT}
-        return {
-            s.image: (s.psnr if s.estimate_psnr is None else s.estimate_psnr) - inputs[s.image]
+            s.image: (s.psnr if s.estimate_psnr is None or not estimates else s.estimate_psnr)
+            - inputs[s.image]
             for s in self.scores
             if s.method == method and s.image in inputs
         }
@@ -566,7 +594,8 @@ class BenchReport:
                 "fallback": sum(bool(s.confidence["fallback"]) for s in rows)
                 if rows and all(s.confidence for s in rows)
                 else None,  # runs made before results carried a confidence
-                "estimate_gain": _mean(list(self.estimate_gains(m).values())) if m != INPUT else None,
+                "estimate_gain": _mean(list(self.gains(m, estimates=True).values())) if m != INPUT else None,
+                "failed": sum(f.method in (m, None) for f in self.failures),
                 "ssim": _mean([s.ssim for s in rows]),
                 "error_ratio_le2": _share([s.error_ratio for s in rows], 2.0),
                 "error_ratio_le3": _share([s.error_ratio for s in rows], 3.0),
@@ -592,6 +621,7 @@ class BenchReport:
             "machine": self.machine,
             "summary": self.summary(),
             "images": [asdict(s) for s in self.scores],
+            "failures": [asdict(f) for f in self.failures],
         }
         return json.dumps(_finite(data), indent=2, allow_nan=False, default=str)
 
@@ -607,7 +637,19 @@ class BenchReport:
                 "shift": tuple(row["shift"]),
             }
             scores.append(ImageScore(**row))
-        return cls(data["dataset"], list(data["methods"]), scores, data["machine"], data["settings"])
+        failures = [BenchFailure(**row) for row in data.get("failures", [])]
+        return cls(
+            data["dataset"], list(data["methods"]), scores, data["machine"], data["settings"], failures
+        )
+
+    def _failed(self) -> list[str]:
+        """Markdown lines: each image a method failed on (or whose worker was lost), with its error."""
+        if not self.failures:
+            return []
+        lines = ["", f"Failed ({len(self.failures)}), left out of the rows above:", ""]
+        for f in self.failures:
+            lines.append(f"- {f.image}" + (f", {f.method}" if f.method else "") + f": {f.error}")
+        return lines
 
     def _categories(self) -> list[str]:
         """Markdown lines: per category, each method's mean gain over the input and images made worse."""
@@ -665,6 +707,7 @@ class BenchReport:
                 + (f"{num(s['field_mnc'], '.3f')} | " if fields else "")
                 + f"{num(s['seconds_median'], '.1f')} | {num(s['seconds_mean'], '.1f')} |"
             )
+        lines += self._failed()
         lines += self._categories()
         shown = "kernel MNC / field MNC" if fields else "kernel MNC"
         lines += ["", f"Per image: PSNR (dB) / SSIM / error ratio / {shown} / seconds.", ""]
@@ -686,10 +729,11 @@ class BenchReport:
                 )
             lines.append(f"| {image} | " + " | ".join(cells) + " |")
         mach = self.machine
+        threads = mach.get("workers") or f"with {mach.get('torch_threads')} threads"
         lines += [
             "",
             f"Machine: {mach.get('cpu_count')} CPUs ({mach.get('cpu_model')}), "
-            f"torch {mach.get('torch')} with {mach.get('torch_threads')} threads, Python {mach.get('python')}"
+            f"torch {mach.get('torch')} {threads}, Python {mach.get('python')}"
             + (f", GPU {mach['cuda']}" if mach.get("cuda") else "")
             + ".",
         ]
@@ -796,6 +840,91 @@ def _finished(path: Path, report: BenchReport, names: Sequence[str]) -> list[Ima
     return [s for s in previous.scores if s.image in complete]
 
 
+@dataclass
+class BenchFailure:
+    """A method that raised on an image (``method`` ``None``: the image's worker process was lost)."""
+
+    image: str
+    method: str | None
+    error: str
+    traceback: str = ""
+
+
+@dataclass
+class ItemOutcome:
+    """What one image gives: its scores and failures, the kernels and kernel fields to write by method,
+    and its montage (with ``pictures``, when every method ran)."""
+
+    scores: list[ImageScore] = field(default_factory=list)
+    failures: list[BenchFailure] = field(default_factory=list)
+    kernels: dict[str, torch.Tensor] = field(default_factory=dict)
+    fields: dict[str, np.ndarray] = field(default_factory=dict)
+    montage: np.ndarray | None = None
+
+
+@dataclass
+class ItemJob:
+    """Every method on one item, scored: what a worker does for one image (it pickles when ``run``
+    does). A method that raises is a :class:`BenchFailure` of the image; the other methods run on."""
+
+    methods: list[str]
+    run: RunFunction
+    overrides: dict[str, Any]
+    pictures: bool = False
+
+    def __call__(self, item: BenchItem) -> ItemOutcome:
+        from deblur.fields import field_picture
+
+        out, panels = ItemOutcome(), []
+        sv = item.kernel_field is not None
+        for m in self.methods:
+            start = time.perf_counter()
+            try:
+                result = Result(image=item.blurry) if m == INPUT else self.run(m, item, dict(self.overrides))
+                out.scores.append(score(item, m, result, time.perf_counter() - start))
+            except Exception as exc:
+                failure = Failure.of(exc)
+                out.failures.append(BenchFailure(item.name, m, failure.error, failure.traceback))
+                continue
+            if m == INPUT:  # the montage's first panel is the input already
+                continue
+            blind = parse_method(m)[0] == "blind"
+            inset = (_field_inset(item, result) if sv else result.kernel) if blind else None
+            panels.append((m, result.image.clamp(0, 1), inset))
+            if blind and result.kernel is not None:
+                out.kernels[m] = result.kernel.detach().cpu()
+            if blind and result.kernel_field is not None:
+                out.fields[m] = result.kernel_field.detach().cpu().numpy()
+        if self.pictures and not out.failures:
+            truth = field_picture(item.kernel_field) if sv else item.kernel
+            out.montage = montage(item.blurry, panels, truth, fields=sv)
+        return out
+
+
+@dataclass
+class MethodRunner(Job):
+    """:func:`default_run` with each method's parameters and components (by method name), as ``deblur
+    bench`` gives them: a :data:`RunFunction` that pickles (``registry`` stays behind; a worker uses
+    :func:`deblur.pipeline.default_registry`, with the installed plugins when ``plugins``)."""
+
+    params: dict[str, dict[str, Any]]
+    components: dict[str, dict[str, str]]
+    plugins: bool = True
+    registry: Registry | None = None
+    local = ("registry",)
+
+    def __call__(self, method: str, item: BenchItem, overrides: Mapping[str, Any]) -> Result:
+        from deblur.pipeline import default_registry
+
+        return default_run(
+            method,
+            item,
+            self.params.get(method, {}),
+            components=self.components.get(method, {}),
+            registry=self.registry or default_registry(self.plugins),
+        )
+
+
 def run_bench(
     methods: Sequence[str],
     items: Sequence[BenchItem],
@@ -807,6 +936,7 @@ def run_bench(
     components: Mapping[str, Mapping[str, str]] | None = None,
     progress: Progress | None = None,
     resume: bool = False,
+    workers: Workers | None = None,
 ) -> BenchReport:
     """Score the input and run every method on every item, score them and (with ``out_dir``) write the
     outputs.
@@ -818,8 +948,12 @@ def run_bench(
     images already scored in ``out_dir/report.json`` by every method are kept (with their times) and
     only the rest are run; that report must come from the same dataset, methods, overrides and
     components (by method; recorded only where some are given).
+
+    ``workers`` spreads the images over processes (:mod:`deblur.parallel`; ``run`` must then pickle):
+    the report lists the images in the dataset's order whichever finishes first, so it equals a serial
+    run's but for the seconds. A method that raises on an image, or an image whose worker dies, is in
+    ``report.failures``; the others run on, and a resumed run retries it.
     """
-    from deblur.fields import field_picture
     from deblur.io import write_kernel
 
     if not methods:
@@ -829,6 +963,7 @@ def run_bench(
     for m in methods:
         parse_method(m)
     methods = [INPUT, *(m for m in methods if m != INPUT)]
+    workers = workers or Workers()
     out = None if out_dir is None else Path(out_dir)
     report = BenchReport(
         dataset=dataset,
@@ -839,6 +974,8 @@ def run_bench(
             **({"components": dict(components)} if components else {}),
         },
     )
+    if not workers.serial:
+        report.machine.update(workers=workers.describe(), torch_threads=workers.threads_each())
     if resume:
         if out is None:
             raise InputError("resuming a benchmark needs its output folder (--out)")
@@ -848,34 +985,31 @@ def run_bench(
         for m in methods:
             if parse_method(m)[0] == "blind":
                 (out / "kernels" / m).mkdir(parents=True, exist_ok=True)
-    done = {s.image for s in report.scores}
+    done, order = {s.image for s in report.scores}, {item.name: i for i, item in enumerate(items)}
     items = [item for item in items if item.name not in done]
-    total, step = len(items) * len(methods), 0
-    for item in items:
-        panels = []
-        sv = item.kernel_field is not None
-        for m in methods:
-            start = time.perf_counter()
-            result = Result(image=item.blurry) if m == INPUT else run(m, item, dict(overrides or {}))
-            seconds = time.perf_counter() - start
-            s = score(item, m, result, seconds)
-            report.scores.append(s)
-            blind = parse_method(m)[0] == "blind"
-            if m != INPUT:  # the montage's first panel is the input already
-                inset = (_field_inset(item, result) if sv else result.kernel) if blind else None
-                panels.append((m, result.image.clamp(0, 1), inset))
-            if out is not None and blind and result.kernel is not None:
-                write_kernel(out / "kernels" / m / f"{item.name}.npy", result.kernel)
-            if out is not None and blind and result.kernel_field is not None:
-                estimate = result.kernel_field.detach().cpu().numpy()
-                np.save(out / "kernels" / m / f"{item.name}-field.npy", estimate)
-            step += 1
-            if progress is not None:
-                progress("bench", step, total, psnr=s.psnr, seconds=seconds)
+    kept, outcomes = report.scores, {}
+    job = ItemJob(list(methods), run, dict(overrides or {}), pictures=out is not None)
+    for index, outcome in each_done(job, items, workers):
+        item = items[index]
+        if isinstance(outcome, Failure):
+            outcome = ItemOutcome(failures=[BenchFailure(item.name, None, outcome.error, outcome.traceback)])
+        outcomes[index] = outcome
+        new = [s for i in sorted(outcomes) for s in outcomes[i].scores]
+        report.scores = sorted(kept + new, key=lambda s: order[s.image])  # stable: methods in order
+        report.failures = [f for i in sorted(outcomes) for f in outcomes[i].failures]
         if out is not None:
-            truth = field_picture(item.kernel_field) if item.kernel_field is not None else item.kernel
-            picture = montage(item.blurry, panels, truth, fields=sv)
-            _write_png(out / "montages" / f"{item.name}.png", picture)
+            for m, kernel in outcome.kernels.items():
+                write_kernel(out / "kernels" / m / f"{item.name}.npy", kernel)
+            for m, estimate in outcome.fields.items():
+                np.save(out / "kernels" / m / f"{item.name}-field.npy", estimate)
+            if outcome.montage is not None:
+                _write_png(out / "montages" / f"{item.name}.png", outcome.montage)
             _write_text(out / "report.md", report.to_markdown())
             _write_text(out / "report.json", report.to_json())
+        if progress is not None:
+            last = outcome.scores[-1] if outcome.scores else None
+            metrics = (
+                {} if last is None else {"psnr": last.psnr, "seconds": sum(s.seconds for s in outcome.scores)}
+            )
+            progress("bench", len(outcomes) * len(methods), len(items) * len(methods), **metrics)
     return report

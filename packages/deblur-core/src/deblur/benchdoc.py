@@ -1,6 +1,7 @@
 """Write docs/benchmarks.md from the benchmarks that plugins declare, and make the runs it needs.
 
     python -m deblur.benchdoc --data levin=../shared/benchdata/levin [--rerun NAME ...] [--only-existing]
+                              [--workers N]
 
 Every plugin registers the sections of the page it owns (:class:`deblur.plugins.BenchmarkRecord`, hook
 ``deblur_benchmarks``): the runs each reads (``deblur bench`` runs and scripts that write JSON) and a
@@ -9,8 +10,9 @@ function that writes the section from their results. The generator
 1. makes each declared run whose result is missing from the results folder (or named by ``--rerun``):
    a ``deblur bench`` run writes its outputs to ``bench/out/NAME`` (kernels, montages; not kept in git)
    and its report is copied to ``bench/results/NAME.json``; a script writes ``bench/results/NAME.json``
-   itself. A report already in ``bench/out/NAME`` (a long run made beforehand, in parts merged with
-   ``bench/merge_reports.py``) is taken as it is. Declared montages are copied to ``docs/images/NAME/``.
+   itself. A report already in ``bench/out/NAME`` (a long run made beforehand) is taken as it is.
+   ``--workers N`` runs each ``deblur bench`` on ``N`` worker processes (:mod:`deblur.parallel`): the
+   same report, sooner. Declared montages are copied to ``docs/images/NAME/``.
 2. writes the page from ``bench/results`` alone (:func:`render_page`), so it can be rebuilt without
    running anything, and a test checks that the page in git is what its results give.
 """
@@ -193,7 +195,9 @@ def _execute(command: list[str], root: Path, log: Callable[[str], None]) -> None
         raise InputError(f"{shlex.join(command)} failed with exit code {done.returncode}")
 
 
-def _make(run: Run, data: Mapping[str, str], root: Path, log: Callable[[str], None]) -> None:
+def _make(
+    run: Run, data: Mapping[str, str], root: Path, log: Callable[[str], None], workers: int = 1
+) -> None:
     """Make run ``run``'s result (see the module docstring)."""
     results, out, docs = root / "bench" / "results", root / "bench" / "out", root / "docs"
     target = results / f"{run.name}.json"
@@ -205,7 +209,11 @@ def _make(run: Run, data: Mapping[str, str], root: Path, log: Callable[[str], No
     if not (folder / "report.json").is_file():
         if folder.exists():
             shutil.rmtree(folder)
-        _execute(run.command(data, str(folder)), root, log)
+        _execute(
+            [*run.command(data, str(folder)), *(["--workers", str(workers)] if workers > 1 else [])],
+            root,
+            log,
+        )
     shutil.copyfile(folder / "report.json", target)
     if run.montages:
         pictures = docs / "images" / run.name
@@ -222,9 +230,11 @@ def build(
     rerun: Iterable[str] = (),
     only_existing: bool = False,
     log: Callable[[str], None] = print,
+    workers: int = 1,
 ) -> Path:
-    """Make the missing (and the ``rerun``) results of every declared run, then write the page under
-    ``root`` (``bench/results``, ``bench/out``, ``docs/benchmarks.md``); returns the page's path."""
+    """Make the missing (and the ``rerun``) results of every declared run (``deblur bench`` runs on
+    ``workers`` processes), then write the page under ``root`` (``bench/results``, ``bench/out``,
+    ``docs/benchmarks.md``); returns the page's path."""
     results, out, docs = root / "bench" / "results", root / "bench" / "out", root / "docs"
     runs = _runs(sections(registry))
     unknown = sorted(set(rerun) - set(runs))
@@ -240,7 +250,7 @@ def build(
         if only_existing or (results / f"{run.name}.json").is_file():
             continue
         try:
-            _make(run, data, root, log)
+            _make(run, data, root, log, workers)
         except KeyError as exc:
             raise InputError(f"run {run.name!r} needs --data {exc.args[0]}=PATH") from None
     page = docs / "benchmarks.md"
@@ -258,7 +268,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="the repository (default: here)")
     parser.add_argument("--rerun", nargs="+", default=[], metavar="NAME", help="make these runs again")
     parser.add_argument("--only-existing", action="store_true", help="render what exists; run nothing")
+    parser.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="run each deblur bench on N worker processes"
+    )
     args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error(f"--workers must be a positive integer, got {args.workers}")
     data = {}
     for item in args.data:
         key, sep, path = item.partition("=")
@@ -268,7 +283,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     from deblur.registry import Registry
 
     try:
-        build(Registry(), data, root=args.root, rerun=args.rerun, only_existing=args.only_existing)
+        build(
+            Registry(),
+            data,
+            root=args.root,
+            rerun=args.rerun,
+            only_existing=args.only_existing,
+            workers=args.workers,
+        )
     except InputError as exc:
         parser.exit(2, f"error: {exc}\n")
 

@@ -70,10 +70,10 @@ size: the true kernel's unless the command sets `--kernel-size`.
 {commands}
 ```
 
-Each run is a process of its own with one torch thread; its seconds are wall time per image on the
-machine named below. Long runs may be split with `--images` and merged by
-`python bench/merge_reports.py OUT PART...`; an interrupted run continues with the same command plus
-`--resume`.
+Every image runs with one torch thread, two images at a time on the 2-core machine named below (the
+rows made before `--workers` existed ran as two processes side by side; now `python -m deblur.benchdoc
+... --workers 2` runs each command with `--workers 2`, which gives the same report). The seconds are
+wall time per image. An interrupted run continues with the same command plus `--resume`.
 
 {report_tables(table)}
 
@@ -94,7 +94,7 @@ def separation(report: BenchReport) -> str:
     for m in report.methods:
         if m == INPUT:
             continue
-        gains = report.estimate_gains(m)
+        gains = report.gains(m, estimates=True)
         lost = [image for image, g in gains.items() if g < 0]
         won = [image for image, g in gains.items() if g >= 0]
         counts = [

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from deblur.errors import CompositionError, InputError
+from deblur.parallel import Job
 from deblur.parameters import check_params
 from deblur.plugins.records import NONE, Requirement
 from deblur.registry import Registered, Registry
@@ -257,9 +258,48 @@ def split_overrides(
 
 
 @functools.cache
-def default_registry() -> Registry:
-    """The registry of the installed plugins, built once per process."""
-    return Registry()
+def default_registry(plugins: bool = True) -> Registry:
+    """The registry of the installed plugins (``plugins=False``: core's built-ins alone, as
+    ``deblur --no-plugins``), built once per process."""
+    from deblur.plugins.manager import PluginManager
+
+    return Registry() if plugins else Registry(PluginManager(allow=()))
+
+
+@dataclass
+class RunJob(Job):
+    """:func:`run` with fixed settings, called on one image at a time (``job(image) -> Result``).
+
+    It pickles, so worker processes (:mod:`deblur.parallel`) can run it: ``registry`` and ``progress``
+    belong to this process and stay behind; a worker uses :func:`default_registry` (``plugins`` says
+    whether with the installed plugins) and reports no progress.
+    """
+
+    method: str
+    kernel_size: int | None = None
+    seed: int = 0
+    device: str | None = None
+    components: dict[str, str] = field(default_factory=dict)
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fallback: bool = True
+    plugins: bool = True
+    registry: Registry | None = None
+    progress: Progress | None = None
+    local = ("registry", "progress")
+
+    def __call__(self, image: Any) -> Result:
+        return run(
+            image,
+            self.method,
+            kernel_size=self.kernel_size,
+            seed=self.seed,
+            device=self.device,
+            progress=self.progress,
+            registry=self.registry or default_registry(self.plugins),
+            components=self.components,
+            params=self.params,
+            fallback=self.fallback,
+        )
 
 
 def run(

@@ -6,12 +6,15 @@ import contextlib
 import json
 import sys
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import click
 
-__all__ = ["ProgressLine", "emit_json", "progress_bar", "table"]
+if TYPE_CHECKING:
+    from deblur.parallel import Workers
+
+__all__ = ["ProgressLine", "emit_json", "progress_bar", "read_workers", "table", "worker_options"]
 
 
 def emit_json(data: Any) -> None:
@@ -44,6 +47,13 @@ class ProgressLine:
         if self.stage:
             click.echo("", err=True)
 
+    def echo(self, text: str, err: bool = False) -> None:
+        """Print ``text`` on a line of its own above the bar; the next update redraws the bar."""
+        if self.stage:
+            click.echo("\r" + " " * 100 + "\r", nl=False, err=True)
+        click.echo(text, err=err)
+        self.last = 0.0
+
 
 @contextlib.contextmanager
 def progress_bar(label: str, quiet: bool) -> Iterator[ProgressLine | None]:
@@ -56,3 +66,42 @@ def progress_bar(label: str, quiet: bool) -> Iterator[ProgressLine | None]:
         yield line
     finally:
         line.close()
+
+
+def worker_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--workers``, ``--threads`` and ``--scheduler``, read by the command as one ``workers`` argument
+    (a :class:`deblur.parallel.Workers`)."""
+    options = [
+        click.option(
+            "--workers",
+            "count",
+            type=int,
+            default=1,
+            show_default=True,
+            help="Worker processes on this machine, one image each at a time (on Dask's LocalCluster "
+            "with deblur-core[distributed] installed, else a local process pool).",
+        ),
+        click.option(
+            "--threads",
+            type=int,
+            help="Torch threads per image. Default: the cores divided by --workers; with --scheduler 1; "
+            "with one worker, torch's choice.",
+        ),
+        click.option(
+            "--scheduler",
+            envvar="DEBLUR_SCHEDULER",
+            metavar="ADDRESS",
+            help="Send the images to a running dask.distributed scheduler, e.g. tcp://10.0.0.5:8786 "
+            "(env DEBLUR_SCHEDULER); this process reads the inputs and writes the outputs.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def read_workers(count: int, threads: int | None, scheduler: str | None) -> Workers:
+    """The three options as a checked :class:`deblur.parallel.Workers`."""
+    from deblur.parallel import Workers
+
+    return Workers(count, threads, scheduler or None)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from deblur.cli._shared import progress_bar
+from deblur.cli._shared import progress_bar, read_workers, worker_options
 from deblur.settings import bench_settings, bench_uses
 
 if TYPE_CHECKING:
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Continue an interrupted run in --out: keep the images its report.json has, run the rest.",
 )
+@worker_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.pass_obj
 def bench_command(
@@ -62,14 +63,20 @@ def bench_command(
     settings: tuple[str, ...],
     uses: tuple[str, ...],
     resume: bool,
+    count: int,
+    threads: int | None,
+    scheduler: str | None,
     quiet: bool,
 ) -> None:
     """Benchmark METHODS side by side (`true-kernel:SOLVER` runs a non-blind solver with the true kernel,
-    or on synthetic-sv with the true kernel field: cg, richardson-lucy)."""
-    from deblur.bench import default_run, load_dataset, parse_method, run_bench
+    or on synthetic-sv with the true kernel field: cg, richardson-lucy).
+
+    An image a method fails on is listed with its error and the others run on; the exit code is then 1."""
+    from deblur.bench import MethodRunner, check_runnable, load_dataset, parse_method, run_bench
     from deblur.outputs import check_writable
     from deblur.pipeline import resolve_method, resolve_solver
 
+    workers = read_workers(count, threads, scheduler)
     if out_dir is not None:
         check_writable(out_dir)
     registry = state.registry()
@@ -89,18 +96,26 @@ def bench_command(
         }
     names = None if images is None else [n.strip() for n in images.split(",") if n.strip()]
     items = load_dataset(spec, limit=limit, kernel_size=kernel_size, images=names)
+    check_runnable(methods, items, registry)
+    runner = MethodRunner(params, components, plugins=not state.no_plugins, registry=registry)
     with progress_bar("bench", quiet) as progress:
         report = run_bench(
             list(methods),
             items,
-            run=lambda m, item, _: default_run(
-                m, item, params[m], components=components[m], registry=registry
-            ),
+            run=runner,
             dataset=spec,
             out_dir=out_dir,
             overrides={m: p for m, p in params.items() if p},
             components={m: c for m, c in components.items() if c},
             progress=progress,
             resume=resume,
+            workers=workers,
         )
     click.echo(report.to_markdown())
+    for failure in report.failures:
+        on = f" ({failure.method})" if failure.method else ""
+        click.echo(f"deblur: error: {failure.image}{on}: {failure.error}", err=True)
+        if state.debug and failure.traceback:
+            click.echo(failure.traceback, err=True)
+    if report.failures:
+        raise click.exceptions.Exit(1)

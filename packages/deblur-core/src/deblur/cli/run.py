@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from deblur.cli._shared import progress_bar
+from deblur.cli._shared import progress_bar, read_workers, worker_options
 from deblur.errors import CompositionError, InputError
 from deblur.settings import parse_settings, parse_uses
 
 if TYPE_CHECKING:
+    import torch
+
     from deblur.cli import State
-    from deblur.pipeline import Plan
+    from deblur.io import ImageInfo
+    from deblur.parallel import Workers
+    from deblur.pipeline import Plan, RunJob
     from deblur.registry import Registry
+    from deblur.result import Result
 
 
 @click.command("run")
@@ -67,6 +73,13 @@ if TYPE_CHECKING:
     help="Write the estimate even where its confidence says it may be worse than the input "
     "(by default the input is kept as the result there, the estimate written beside it, with a warning).",
 )
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Skip the inputs whose report is in the output folder already (written last, once all of an "
+    "input's outputs are in place).",
+)
+@worker_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.pass_obj
 def run_command(
@@ -84,17 +97,24 @@ def run_command(
     kernel_rep: str | None,
     nonblind: str | None,
     no_fallback: bool,
+    resume: bool,
+    count: int,
+    threads: int | None,
+    scheduler: str | None,
     quiet: bool,
 ) -> None:
-    """Deblur INPUTS with METHOD; write the image, kernel (PNG, .npy) and a JSON report per input."""
-    from deblur.inputs import check_kernel_size
-    from deblur.io import read_image
-    from deblur.outputs import check_writable, write_result
-    from deblur.pipeline import resolve_method, run
-    from deblur.plugins.manager import core_version
+    """Deblur INPUTS with METHOD; write the image, kernel (PNG, .npy) and a JSON report per input.
 
-    # everything that can be refused is refused before the first deblur: the output folder, clashing
-    # names, the composition and its parameters, then every input
+    Each input's outputs are written as soon as it is done. An input that fails is named with its error
+    and the others run on; the exit code is then 1."""
+    from deblur.inputs import check_kernel_size, pick_device
+    from deblur.io import read_image
+    from deblur.outputs import check_writable
+    from deblur.pipeline import RunJob, resolve_method
+
+    # everything that can be refused is refused before the first deblur: the workers, the output
+    # folder, clashing names, the composition and its parameters, then every input
+    workers = read_workers(count, threads, scheduler)
     check_writable(out_dir)
     check_distinct_stems(inputs, out_dir)
     registry = state.registry()
@@ -105,44 +125,117 @@ def run_command(
         components["nonblind"] = nonblind
     params = parse_settings(settings)
     resolve_method(registry, method, components, params).check()
-    loaded = []
+    todo = [p for p in inputs if not (resume and (out_dir / f"{p.stem}-report.json").is_file())]
     for path in inputs:
-        image, info = read_image(path)
+        if path not in todo:
+            click.echo(f"{path}: done already ({out_dir / f'{path.stem}-report.json'}; --resume)")
+    infos = {}
+    for path in todo:  # read here to refuse a bad one now; the work reads each again when it starts
+        image, infos[path] = read_image(path)
         check_kernel_size(kernel_size, image.shape[-2:])
-        loaded.append((path, image, info))
-    for path, image, info in loaded:
-        with progress_bar(path.name, quiet) as progress:
-            result = run(
-                image,
-                method,
-                kernel_size=kernel_size,
-                seed=seed,
-                device=device,
-                progress=progress,
-                registry=registry,
-                components=components,
-                params=params,
-                fallback=not no_fallback,
-            )
-        extension = (
-            path.suffix.lower()
-            if path.suffix.lower() in {".png", ".tif", ".tiff", ".jpg", ".jpeg"}
-            else ".png"
+        if not workers.scheduler:  # a cluster's workers may have a GPU this machine lacks
+            pick_device(device, image)
+        del image
+    job = RunJob(
+        method,
+        kernel_size,
+        seed,
+        device,
+        components,
+        params,
+        fallback=not no_fallback,
+        plugins=not state.no_plugins,
+        registry=registry,
+    )
+    failed = deblur_all(job, infos, out_dir, workers, quiet, debug=state.debug)
+    if failed:
+        click.echo(
+            f"deblur: {len(failed)} of {len(infos)} inputs failed: {', '.join(map(str, failed))}", err=True
         )
-        files = write_result(
-            result,
-            out_dir,
-            path.stem,
-            info,
-            source=path,
-            extension=extension,
-            report={"deblur-core": core_version()},
-        )
-        seconds = result.timings.get("total", 0.0)
-        click.echo(f"{path}: {out_dir / files['deblurred' + extension]} ({seconds:.1f} s)")
-        for confidence in result.confidence:
-            if not confidence.reliable:
-                click.echo(f"deblur: warning: {path}: {confidence.warning()}", err=True)
+        raise click.exceptions.Exit(1)
+
+
+class InputImages(Sequence):
+    """The pixels of ``paths``, each read when it is asked for (when its work starts), so thousands of
+    photos need not fit in memory at once."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.paths = paths
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> torch.Tensor:  # type: ignore[override]
+        from deblur.io import read_image
+
+        return read_image(self.paths[index])[0]
+
+
+def deblur_all(
+    job: RunJob,
+    inputs: dict[Path, ImageInfo],
+    out_dir: Path,
+    workers: Workers,
+    quiet: bool,
+    *,
+    debug: bool = False,
+) -> list[Path]:
+    """Run ``job`` on every input (here, with one progress bar each, or on ``workers``, with one bar
+    over all), writing each one's outputs as it finishes; returns the inputs that failed."""
+    from dataclasses import replace
+
+    from deblur.parallel import Failure, each_done
+
+    paths, failed = list(inputs), []
+    with progress_bar("deblur", quiet or workers.serial) as bar:
+        if workers.serial:  # one input after another, in order, each with its own progress bar
+            names = iter(path.name for path in paths)
+
+            def run_here(image: torch.Tensor) -> Result:
+                with progress_bar(next(names), quiet) as progress:
+                    return replace(job, progress=progress)(image)
+
+            outcomes = each_done(run_here, InputImages(paths), workers)
+        else:
+            outcomes = each_done(job, InputImages(paths), workers)
+        for done, (index, outcome) in enumerate(outcomes, 1):
+            path = paths[index]
+            say = bar.echo if bar is not None else click.echo
+            if isinstance(outcome, Failure):
+                failed.append(path)
+                say(f"deblur: error: {path}: {outcome.error}", err=True)
+                if debug and outcome.traceback:
+                    say(outcome.traceback, err=True)
+            else:
+                say(write_outputs(outcome, path, inputs[path], out_dir))
+                for confidence in outcome.confidence:
+                    if not confidence.reliable:
+                        say(f"deblur: warning: {path}: {confidence.warning()}", err=True)
+            if bar is not None:
+                bar("images", done, len(paths))
+    return failed
+
+
+def write_outputs(result: Result, path: Path, info: ImageInfo, out_dir: Path) -> str:
+    """Write ``result`` as ``path``'s outputs (its image in the input's format where deblur writes that
+    format, else PNG); the line that says where."""
+    from deblur.outputs import write_result
+    from deblur.plugins.manager import core_version
+
+    extension = (
+        path.suffix.lower() if path.suffix.lower() in {".png", ".tif", ".tiff", ".jpg", ".jpeg"} else ".png"
+    )
+    files = write_result(
+        result,
+        out_dir,
+        path.stem,
+        info,
+        source=path,
+        extension=extension,
+        report={"deblur-core": core_version()},
+    )
+    seconds = result.timings.get("total", 0.0)
+    return f"{path}: {out_dir / files['deblurred' + extension]} ({seconds:.1f} s)"
 
 
 def shortcut_paths(registry: Registry, plan: Plan, shortcuts: dict[str, str | None]) -> dict[str, str]:

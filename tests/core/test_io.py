@@ -158,3 +158,19 @@ def test_kernel_batch_and_errors(tmp_path):
         write_kernel(tmp_path / "k.txt", ks)
     with pytest.raises(InputError, match="one kernel"):
         write_kernel(tmp_path / "ks.png", ks)
+
+
+def test_an_output_folder_made_meanwhile_by_another_run_is_no_error(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from deblur.outputs import check_writable
+
+    real = Path.mkdir
+
+    def raced(self, *args, **kwargs):  # another benchmark makes the shared parent first
+        real(self, *args, **kwargs)
+        raise FileExistsError(17, "File exists", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", raced)
+    check_writable(tmp_path / "parent" / "run-a")
+    assert (tmp_path / "parent").is_dir(), "the other run's folder is left to it"

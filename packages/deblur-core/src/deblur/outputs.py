@@ -30,7 +30,10 @@ def check_writable(folder: Path) -> None:
     created: list[Path] = []
     try:
         for path in reversed(missing):
-            path.mkdir()
+            try:
+                path.mkdir()
+            except FileExistsError:  # made meanwhile by another run (two benchmarks into one parent)
+                continue
             created.append(path)
         if not folder.is_dir():
             raise InputError(f"cannot write to output folder {folder}: it is not a folder")

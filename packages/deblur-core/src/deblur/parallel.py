@@ -234,7 +234,7 @@ def _executor(workers: Workers) -> Iterator[tuple[Executor, Callable[[], int]]]:
         if workers.scheduler:
             client = Client(workers.scheduler, timeout=CONNECT_TIMEOUT)
         else:  # a task whose worker dies fails at once, as in ProcessPool, instead of being retried
-            with dask.config.set(LOCAL_CLUSTER):
+            with dask.config.set(LOCAL_CLUSTER), _no_sigint():
                 cluster = LocalCluster(
                     n_workers=workers.count,
                     threads_per_worker=1,
@@ -252,6 +252,20 @@ def _executor(workers: Workers) -> Iterator[tuple[Executor, Callable[[], int]]]:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+@contextlib.contextmanager
+def _no_sigint() -> Iterator[None]:
+    """Processes started inside ignore ``SIGINT`` (an ignored signal survives ``exec``), as
+    :class:`ProcessPool`'s do: Ctrl-C stops this process, which then closes the workers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
 
 
 def dask_setup(nanny: Any) -> None:

@@ -348,11 +348,10 @@ def default_run(
     from deblur.pipeline import deconvolve, run
 
     kind, name = parse_method(method)
-    if kind == "true-kernel" and item.kernel_field is not None:
-        return _true_field_run(name, item, overrides, components, registry)
     if kind == "true-kernel":
-        if item.kernel is None:
-            raise InputError(f"{method} needs the true kernel, which {item.name} does not have")
+        _require_truth(method, item)
+        if item.kernel_field is not None:
+            return _true_field_run(name, item, overrides, components, registry)
         x = deconvolve(
             item.blurry, item.kernel, solver=name, registry=registry, components=components, params=overrides
         )
@@ -370,21 +369,30 @@ def default_run(
 def check_runnable(methods: Sequence[str], items: Sequence[BenchItem], registry: Registry) -> None:
     """Refuse, before any work, a ``true-kernel:SOLVER`` that some item cannot give it: an item without
     its true kernel, or a kernel field that ``SOLVER`` cannot take."""
-    from deblur.operators import KernelFieldBlur, grid_blur
-
     for method in methods:
         kind, solver = parse_method(method)
         if kind != "true-kernel":
             continue
         registry.get("solver", solver)  # an unknown solver is named as such
         for item in items:
-            if item.kernel is None and item.kernel_field is None:
-                raise InputError(f"{method} needs the true kernel, which {item.name} does not have")
+            _require_truth(method, item)
         field = next((item for item in items if item.kernel_field is not None), None)
         if field is not None:
-            op = grid_blur(field.kernel_field, tuple(field.blurry.shape[-2:]))
-            operator = "kernel-field" if isinstance(op, KernelFieldBlur) else "kernel-basis"
-            _check_field_solver(solver, operator, field, registry)
+            _check_field_solver(solver, _field_operator(field)[1], field, registry)
+
+
+def _require_truth(method: str, item: BenchItem) -> None:
+    """Refuse a true-kernel ``method`` on an item that has neither its true kernel nor its true field."""
+    if item.kernel is None and item.kernel_field is None:
+        raise InputError(f"{method} needs the true kernel, which {item.name} does not have")
+
+
+def _field_operator(item: BenchItem) -> tuple[Any, str]:
+    """The operator of ``item``'s true kernel field, and the registered name of its kind."""
+    from deblur.operators import KernelFieldBlur, grid_blur
+
+    op = grid_blur(item.kernel_field, tuple(item.blurry.shape[-2:]))
+    return op, "kernel-field" if isinstance(op, KernelFieldBlur) else "kernel-basis"
 
 
 def _check_field_solver(solver: str, operator: str, item: BenchItem, registry: Registry) -> None:
@@ -413,12 +421,11 @@ def _true_field_run(
     registry: Registry | None,
 ) -> Result:
     """``true-kernel:SOLVER`` on a spatially varying item: ``SOLVER`` with the true field's operator."""
-    from deblur.operators import KernelFieldBlur, grid_blur
+    from deblur.operators import KernelFieldBlur
     from deblur.pipeline import deconvolve, default_registry
 
     registry = registry or default_registry()
-    op = grid_blur(item.kernel_field, tuple(item.blurry.shape[-2:]))
-    operator = "kernel-field" if isinstance(op, KernelFieldBlur) else "kernel-basis"
+    op, operator = _field_operator(item)
     _check_field_solver(solver, operator, item, registry)
     operand = op.field if isinstance(op, KernelFieldBlur) else (op.kernels, op.weights)
     x = deconvolve(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,16 @@ from click.testing import CliRunner
 import deblur
 import deblur.confidence
 from deblur.cli import main
-from deblur.confidence import MAX_REBLUR, Confidence, assess, kernel_focus
-from deblur.data.procedural import dead_leaves
+from deblur.confidence import (
+    MAX_REBLUR,
+    MIN_AGREEMENT,
+    Confidence,
+    assess,
+    halves,
+    kernel_agreement,
+    kernel_focus,
+)
+from deblur.data.procedural import dead_leaves, text_image
 from deblur.data.synthetic import blur_image
 from deblur.io import write_image
 from deblur.kernels import gaussian_kernel, motion_kernel
@@ -94,3 +103,55 @@ def test_cli_warns_in_one_line_and_writes_the_estimate_beside(
         main, ["run", "classic", str(photo), "-o", str(tmp_path / "kept"), "-q", "--no-fallback"]
     )
     assert plain.exit_code == 0 and not (tmp_path / "kept" / "photo-estimate.png").exists()
+
+
+def test_halves_cut_across_the_longer_side() -> None:
+    wide = torch.rand(1, 1, 40, 100)
+    left, right = halves(wide, 9, 1000)
+    assert torch.equal(torch.cat([left, right], -1), wide)
+    top, bottom = halves(wide.mT, 9, 1000)
+    assert torch.equal(torch.cat([top, bottom], -2), wide.mT)
+    assert halves(wide, 9, 2001) == [], "a half of 2000 pixels is below min_pixels"
+    assert halves(wide, 11, 1000) == [], "a 40 px side holds under four 11 px kernels"
+
+
+def _page(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+    """A 96 x 224 text page with 2% noise whose left half is blurred by ``left``, the right by ``right``."""
+    g = torch.Generator().manual_seed(3)
+    size = left.shape[-1]
+    page = text_image((96 + size - 1, 224 + size - 1), g)
+    return torch.cat(
+        [
+            blur_image(page[..., i * 112 : (i + 1) * 112 + size - 1], k, noise_sigma=0.02, generator=g)
+            for i, k in enumerate((left, right))
+        ],
+        -1,
+    )
+
+
+def test_a_kernel_both_halves_keep_is_trusted_and_one_they_pull_apart_is_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(deblur.confidence, "MIN_HALF_PIXELS", 96 * 112)
+    k = motion_kernel(13, generator=torch.Generator().manual_seed(5))
+    same = _page(k, k)
+    assert kernel_agreement(same, k) > 0.8
+    across, down = torch.zeros(1, 1, 13, 13), torch.zeros(1, 1, 13, 13)
+    across[..., 6, :], down[..., :, 6] = 1 / 13, 1 / 13
+    mixed = _page(across, down)  # no one kernel blurs both halves: the right half pulls `down` apart
+    assert kernel_agreement(mixed, down) < MIN_AGREEMENT
+    judged = assess(mixed, hqs_deconvolve(mixed, down, weight=1e-3).clamp(0, 1), down)
+    assert not judged.reliable and "two halves" in judged.warning(), judged
+    monkeypatch.setattr(deblur.confidence, "MIN_HALF_PIXELS", 96 * 112 + 1)
+    assert math.isnan(kernel_agreement(mixed, down)), "too small to cut: not measured"
+    assert assess(mixed, mixed, down).as_dict()["kernel_agreement"] is None
+
+
+def test_run_falls_back_where_the_halves_pull_the_kernel_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(deblur.confidence, "kernel_agreement", lambda gray, kernel: 0.2)
+    y, _ = _case(4)
+    result = deblur.run(y, "classic", kernel_size=15)
+    confidence = result.confidence[0]
+    assert confidence.fallback and confidence.kernel_agreement == 0.2
+    assert "pull the kernel apart (agreement 0.20)" in confidence.warning()
+    assert torch.equal(result.image, y.clamp(0, 1))

@@ -84,6 +84,22 @@ def test_local_cluster_matches_serial_and_reports_a_lost_worker() -> None:
     assert {i: got[i] for i in (0, 1, 4, 5)} == {0: 0, 1: 1, 4: 16, 5: 25}
 
 
+def length(data: bytes) -> int:
+    return len(data)
+
+
+@needs_dask
+def test_a_photo_sized_task_is_sent_without_dask_s_large_graph_advice() -> None:
+    """Each task carries its own image once; Dask's warning (meant for data repeated across tasks) would
+    print a screen of advice for every photo."""
+    import warnings
+
+    photo = bytes(16 * 2**20)  # a 2000 x 2000 colour photo in float32 is 48 MB
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert outcomes(length, [photo, photo], Workers(2)) == {0: len(photo), 1: len(photo)}
+
+
 def test_workers_are_checked_before_any_work(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(InputError, match="--workers must be a positive integer, got 0"):
         Workers(0)

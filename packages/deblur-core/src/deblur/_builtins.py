@@ -286,6 +286,13 @@ BENCHMARKS = (
             BenchRun(
                 "realistic-classic", ("classic",), dataset=REALISTIC, table=REALISTIC_BLIND, montages=True
             ),
+            # the ceiling of every method's last step: core's photo hqs given the true kernel
+            BenchRun(
+                "realistic-true-kernel",
+                ("true-kernel:hqs",),
+                dataset=REALISTIC,
+                args=tuple(a for key, v in PHOTO_NONBLIND.items() for a in ("--set", f"solver.{key}={v}")),
+            ),
         ),
         order=40,
     ),

@@ -56,6 +56,11 @@ LOCAL_CLUSTER = {
     "distributed.admin.system-monitor.gil.enabled": False,
 }
 
+SUBMITTING = {"distributed.admin.large-graph-warning-threshold": "4GiB"}
+"""The submitting client's Dask settings: every task carries its own image (a 1000 px colour photo is
+12 MB in float32) and is sent once, so Dask's warning against large graphs (10 MB, meant for data
+repeated in many tasks) would only print a screen of advice per image."""
+
 
 def cores() -> int:
     """The CPU cores this process may use."""
@@ -247,7 +252,8 @@ def _executor(workers: Workers) -> Iterator[tuple[Executor, Callable[[], int]]]:
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot reach the Dask scheduler at {workers.scheduler}: {exc}") from None
     try:
-        yield client.get_executor(pure=False), lambda: max(1, sum(client.nthreads().values()))
+        with dask.config.set(SUBMITTING):
+            yield client.get_executor(pure=False), lambda: max(1, sum(client.nthreads().values()))
     finally:
         client.close()
         if cluster is not None:

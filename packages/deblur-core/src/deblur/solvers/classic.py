@@ -30,6 +30,11 @@ benchmarks page scores the held-out cases 0-39):
 - the latent prior's weight follows the photo's noise (``noise_weight``): text pages, lost before,
   gained 4-6 dB; inactive on Levin's near noise-free captures;
 - the final deconvolution's prior follows the noise too (``hqs``'s ``noise_weight``): +1.4 dB mean;
+- tried and not kept: estimating on each half of the photo on its own (the kernel of the half with
+  the stronger edges then fitted to the whole in 2 alternations, the halves' agreement as a
+  confidence signal): +1.2 dB estimate gain on the tuning cases 40-55 but -0.6 dB on the held-out
+  cases 0-39, at 1.2-1.6 times the time; the confidence refits the finished kernel on the halves
+  instead (:func:`deblur.confidence.kernel_agreement`);
 - tried and not kept: the dark channel prior (``dark_channel``, Pan et al. 2016; twice the time and
   1.1 dB less on the tuning cases at weight 4e-3, patch 15), a 5x stronger kernel prior, 10
   alternations a level.

@@ -51,6 +51,8 @@ from scipy import ndimage
 from deblur.observation import SATURATION, luminance, noise_level, saturation_mask
 
 __all__ = [
+    "HALF_ITERATIONS",
+    "HALF_WEIGHT_SCALE",
     "MAX_IMAGE_REBLUR",
     "MAX_REBLUR",
     "MIN_AGREEMENT",
@@ -204,7 +206,7 @@ def assess(y: torch.Tensor, image: torch.Tensor, kernel: torch.Tensor) -> Confid
     kernel_reblur = reblur
     if math.isfinite(reblur) and reblur > MAX_REBLUR:  # NaN: an image too small to measure
         kernel_reblur = _reblur_error(gray_y, _reference(gray_y, k), k) / unit
-    agreement = kernel_agreement(luminance(y.detach()).float(), kernel.detach().float())
+    agreement = kernel_agreement(gray_y.float(), k.float())  # in float32: the refits are classic's
     reasons = []
     if focus < MIN_FOCUS:
         reasons.append(f"the kernel is scattered ({focus:.0%} of its mass in its main stroke)")

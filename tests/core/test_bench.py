@@ -85,6 +85,17 @@ def test_synthetic_dataset_is_deterministic() -> None:
     assert not torch.equal(a[0].kernel, a[1].kernel)
 
 
+def test_text_dataset_is_seeded_text_under_camera_shake_and_noise() -> None:
+    a = load_dataset("text:2", kernel_size=9)
+    b = load_dataset("text:3", kernel_size=9, limit=2)
+    assert [i.name for i in a] == ["text000", "text001"]
+    for x, y in zip(a, b, strict=True):
+        assert x.blurry.shape == x.sharp.shape == (1, 1, 192, 192)
+        assert x.kernel.shape == (1, 1, 9, 9) and torch.equal(x.blurry, y.blurry)
+        assert float(x.blurry.min()) >= 0 and float(x.blurry.max()) <= 1
+        assert float((x.blurry - x.sharp).abs().mean()) > 0.01  # blurred, not the sharp page
+
+
 @pytest.mark.parametrize(
     "spec",
     [

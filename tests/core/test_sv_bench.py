@@ -146,6 +146,20 @@ def test_write_result_writes_a_kernel_field_picture(tmp_path: Path) -> None:
     assert read_image(tmp_path / per_pixel["kernel-field.png"])[0].shape[-2:] == (16 * 4 - 1, 16 * 4 - 1)
 
 
+def test_write_result_writes_kernel_draws_and_kernel_uncertainty_as_kernels(tmp_path: Path) -> None:
+    from deblur.io import read_kernel
+
+    draws = torch.rand(3, 1, 5, 5)
+    draws = draws / draws.sum((-2, -1), keepdim=True)
+    spread = 0.01 * torch.rand(1, 1, 5, 5)
+    result = Result(image=torch.rand(1, 1, 20, 16), kernel_samples=draws, kernel_uncertainty=spread)
+    files = write_result(result, tmp_path, "a", ImageInfo())
+    assert torch.allclose(read_kernel(tmp_path / files["kernel-samples.npy"]), draws)
+    assert np.allclose(np.load(tmp_path / files["kernel-uncertainty.npy"]), spread[0, 0].numpy())
+    picture, _ = read_image(tmp_path / files["kernel-uncertainty.png"])
+    assert picture.shape[-2:] == (5, 5) and torch.allclose(picture, spread / spread.max(), atol=1e-4)
+
+
 def test_field_mnc_of_a_field_with_itself_is_one_and_lower_against_a_delta(items: list[BenchItem]) -> None:
     from deblur.fields import field_mnc
     from deblur.operators import field_from_kernel

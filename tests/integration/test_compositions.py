@@ -90,3 +90,16 @@ def test_an_image_prior_in_kdiffs_kernel_prior_slot_is_one_line_naming_both(debl
     assert "'tv' (deblur-core) fits none of the kernel_prior slots of 'kdiff'" in message
     assert "estimator.kernel_prior needs a prior providing kernel, log_prob" in message
     assert not (tmp_path / "out").exists()
+
+
+def test_vb_writes_the_posterior_of_the_example_photo(deblur_cli, tmp_path) -> None:
+    """The installed deblur-vb (shipped weights inside its wheel) on the quick-start photo."""
+    image = ROOT / "examples" / "astronaut-blurry.png"
+    done = deblur_cli("run", "vb", str(image), "-o", str(tmp_path), "-q")
+    assert done.returncode == 0, done.stderr
+    for name in ("deblurred.png", "kernel.npy", "kernel.png", "uncertainty.png", "uncertainty.npy",
+                 "kernel-uncertainty.npy", "kernel-uncertainty.png", "kernel-samples.npy", "samples.npy",
+                 "report.json"):  # fmt: skip
+        assert (tmp_path / f"astronaut-blurry-{name}").is_file(), name
+    report = json.loads((tmp_path / "astronaut-blurry-report.json").read_text())
+    assert report["config"]["vb"]["structure"] == "kf"

@@ -16,6 +16,10 @@ Datasets (``load_dataset(spec)``):
 - ``synthetic:N``: ``N`` images made on the fly with seed 0: scikit-image's photos (gray, centre crops)
   when scikit-image is installed, else dead leaves and text; each blurred "valid" by its own
   camera-shake kernel of size 31 (or ``kernel_size``) plus 1% Gaussian noise; 255x255 observations.
+- ``text:N``: ``N`` pages of rendered text (:func:`deblur.data.procedural.text_image`, seed 0), each
+  blurred "valid" by its own camera-shake trajectory kernel of size 31 (or ``kernel_size``, path length
+  0.3-1 of it) plus Gaussian noise of a standard deviation drawn from [0, 7/255] (the protocol of
+  Hradis et al.'s Text set); 192x192 observations.
 - ``synthetic-sv:N``: the first ``N`` cases of the seeded spatially varying set
   (:func:`deblur.data.spatially_varying.sv_cases`): 255x255 observations, each blurred by its own field
   of 31 px (or ``kernel_size``) kernels on an 8x8 grid; the true field is the item's ``kernel_field``,
@@ -88,6 +92,8 @@ SYNTHETIC_SIZE = 255
 SYNTHETIC_KERNEL = 31
 SYNTHETIC_NOISE = 0.01
 SYNTHETIC_SEED = 0
+TEXT_SIZE = 192
+TEXT_NOISE = 7 / 255
 #: The pseudo-method heading every report: the blurred observation, scored as it is.
 INPUT = "input"
 
@@ -129,18 +135,18 @@ def load_dataset(
     kernel_size: int | None = None,
     images: Sequence[str] | None = None,
 ) -> list[BenchItem]:
-    """Load ``levin:PATH``, ``folder:PATH``, ``realistic:N``, ``synthetic:N`` or ``synthetic-sv:N`` (see
-    the module docstring).
+    """Load ``levin:PATH``, ``folder:PATH``, ``realistic:N``, ``synthetic:N``, ``text:N`` or
+    ``synthetic-sv:N`` (see the module docstring).
 
     ``images`` keeps the named images (in the dataset's order; an unknown name is an error), ``limit``
     then keeps the first ``limit``; ``kernel_size`` overrides the size given to blind methods (and sets
-    the kernel size of ``synthetic`` and ``synthetic-sv``).
+    the kernel size of ``synthetic``, ``text`` and ``synthetic-sv``).
     """
     kind, sep, arg = spec.partition(":")
     if not sep or not arg:
         raise InputError(
-            f"dataset spec {spec!r} must be levin:PATH, folder:PATH, realistic:N, synthetic:N or "
-            "synthetic-sv:N"
+            f"dataset spec {spec!r} must be levin:PATH, folder:PATH, realistic:N, synthetic:N, "
+            "text:N or synthetic-sv:N"
         )
     if limit is not None and limit < 1:
         raise InputError(f"limit must be a positive integer, got {limit}")
@@ -150,7 +156,7 @@ def load_dataset(
         items = _levin(arg)
     elif kind == "folder":
         items = _folder(Path(arg))
-    elif kind in ("synthetic", "synthetic-sv", "realistic"):
+    elif kind in ("synthetic", "text", "synthetic-sv", "realistic"):
         try:
             n = int(arg)
         except ValueError:
@@ -159,14 +165,16 @@ def load_dataset(
             raise InputError(f"{kind}:N needs a positive integer N, got {arg!r}")
         if kind == "synthetic":
             items = _synthetic(min(n, limit or n), kernel_size or SYNTHETIC_KERNEL)
+        elif kind == "text":
+            items = _text(n if images else min(n, limit or n), kernel_size or SYNTHETIC_KERNEL)
         elif kind == "synthetic-sv":
             items = _synthetic_sv(n if images else min(n, limit or n), kernel_size or SYNTHETIC_KERNEL)
         else:
             items = _realistic(n if images else min(n, limit or n))
     else:
         raise InputError(
-            f"unknown dataset kind {kind!r} in {spec!r}; expected levin, folder, realistic, synthetic or "
-            "synthetic-sv"
+            f"unknown dataset kind {kind!r} in {spec!r}; expected levin, folder, realistic, synthetic, "
+            "text or synthetic-sv"
         )
     if images is not None:
         known = {item.name for item in items}
@@ -287,6 +295,24 @@ def _synthetic(n: int, ksize: int) -> list[BenchItem]:
         y = blur_image(x, k, noise_sigma=SYNTHETIC_NOISE, boundary="valid", generator=g)
         sharp = centre_crop(x, (SYNTHETIC_SIZE, SYNTHETIC_SIZE)).contiguous()
         items.append(BenchItem(f"synthetic{i:03d}", y, sharp, k, ksize))
+    return items
+
+
+def _text(n: int, ksize: int) -> list[BenchItem]:
+    from deblur.data.procedural import text_image
+    from deblur.data.synthetic import blur_image
+    from deblur.kernels import motion_kernel
+
+    g = torch.Generator().manual_seed(SYNTHETIC_SEED)
+    latent = TEXT_SIZE + ksize - 1
+    items = []
+    for i in range(n):
+        x = text_image(latent, g)
+        k = motion_kernel(ksize, generator=g, length_range=(0.3, 1.0))
+        sigma = TEXT_NOISE * float(torch.rand(1, generator=g))
+        y = blur_image(x, k, noise_sigma=sigma, boundary="valid", generator=g).clamp(0, 1)
+        sharp = centre_crop(x, (TEXT_SIZE, TEXT_SIZE)).contiguous()
+        items.append(BenchItem(f"text{i:03d}", y, sharp, k, ksize))
     return items
 
 

@@ -67,9 +67,10 @@ def write_result(
     extension: str = ".png",
     report: dict[str, Any] | None = None,
 ) -> dict[str, str]:
-    """Write the image (input's bit depth), kernel PNG + .npy, kernel samples, kernel field (.npy, and a
-    PNG of its kernels on up to 16x16 positions, :func:`deblur.fields.field_picture`), extras, samples,
-    uncertainty and a JSON report.
+    """Write the image (input's bit depth), kernel PNG + .npy, kernel samples (.npy, and a PNG strip of
+    them, each scaled to its peak), kernel uncertainty (.npy, and a PNG scaled to its peak), kernel field
+    (.npy, and a PNG of its kernels on up to 16x16 positions, :func:`deblur.fields.field_picture`),
+    extras, samples, uncertainty and a JSON report.
 
     Returns the written file names by role and suffix (``"deblurred.png"``, ``"kernel.npy"``, ...).
     Nothing is left behind if any write fails.
@@ -96,6 +97,10 @@ def write_result(
             draws = result.kernel_samples.detach().cpu()
             write_kernel(name("kernel-samples", ".npy"), draws)
             write_kernel(name("kernel-samples", ".png"), kernel_strip(draws))
+        if result.kernel_uncertainty is not None:
+            spread = result.kernel_uncertainty.detach().cpu()
+            write_kernel(name("kernel-uncertainty", ".npy"), spread)
+            write_kernel(name("kernel-uncertainty", ".png"), spread[:1])
         if result.kernel_field is not None:
             np.save(name("kernel-field", ".npy"), result.kernel_field.detach().cpu().numpy())
             write_kernel(name("kernel-field", ".png"), field_picture(result.kernel_field, cells=16))

@@ -20,8 +20,10 @@ class Result:
             at output).
         kernel: estimated kernel (B, 1, h, w), non-negative, sums to one; ``None`` for purely
             spatially varying results.
-        kernel_samples: draws of the kernel (N, 1, h, w) by a sampling method (e.g. kernel diffusion), the
-            best first, or ``None``.
+        kernel_samples: draws of the kernel (N, 1, h, w) by a sampling method (e.g. kernel diffusion, a
+            posterior), the best first where they are ranked, or ``None``.
+        kernel_uncertainty: per-tap standard deviation of the kernel (B, 1, h, w) under a method's
+            posterior (e.g. deblur-vb's Dirichlet), or ``None``.
         kernel_field: spatially varying kernels ``(B or 1, h * w, Gh, Gw)`` on a grid over the image,
             or ``None``: channel ``a * w + b`` holds kernel entry ``k[a, b]`` (true convolution,
             filter-then-mask), the kernel at each grid cell's centre, bilinear in between; one per
@@ -42,6 +44,7 @@ class Result:
     image: torch.Tensor
     kernel: torch.Tensor | None = None
     kernel_samples: torch.Tensor | None = None
+    kernel_uncertainty: torch.Tensor | None = None
     kernel_field: torch.Tensor | None = None
     extras: dict[str, torch.Tensor] = field(default_factory=dict)
     samples: torch.Tensor | None = None

@@ -30,9 +30,8 @@ from deblur.data.spatially_varying import SVBlurredCrops
 from deblur.errors import InputError
 from deblur.metrics import psnr
 from deblur.operators import grid_blur
-from deblur.training import Checkpoint, TrainSpec, check_params, final_losses, fit
+from deblur.training import AdamRun, Checkpoint, TrainSpec, check_params, final_losses, fit
 from deblur.weights import WeightCard, save_weights
-from deblur_ufp.adam_run import AdamRun
 from deblur_ufp.deblurnet import DeblurConfig, DeblurNet
 from deblur_ufp.estimator import KernelEstimator
 from deblur_ufp.flow import KernelFlow

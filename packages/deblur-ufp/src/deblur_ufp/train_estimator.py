@@ -40,9 +40,8 @@ from deblur.errors import InputError
 from deblur.fields import field_mnc
 from deblur.metrics import psnr
 from deblur.operators import grid_blur
-from deblur.training import Checkpoint, TrainSpec, check_params, final_losses, fit
+from deblur.training import AdamRun, Checkpoint, TrainSpec, check_params, final_losses, fit
 from deblur.weights import WeightCard, save_weights
-from deblur_ufp.adam_run import AdamRun
 from deblur_ufp.estimator import EstimatorConfig, FieldEstimate, KernelEstimator
 from deblur_ufp.flow import KernelFlow
 from deblur_ufp.networks import load_flow

@@ -28,9 +28,8 @@ from deblur.checks import count, positive, value_range
 from deblur.context import torch_threads
 from deblur.errors import InputError
 from deblur.kernels import motion_kernel
-from deblur.training import Checkpoint, TrainSpec, check_params, final_losses, fit
+from deblur.training import AdamRun, Checkpoint, TrainSpec, check_params, final_losses, fit
 from deblur.weights import WeightCard, save_weights
-from deblur_ufp.adam_run import AdamRun
 from deblur_ufp.flow import FlowConfig, KernelFlow, dequantise, gaussian_nll, preprocess
 from deblur_ufp.store import STORE
 

@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     "spec",
     required=True,
     metavar="SPEC",
-    help="levin:PATH, folder:PATH (blurry/, sharp/, optional kernels/), realistic:N, synthetic:N or "
-    "synthetic-sv:N (spatially varying blur, scored by field MNC).",
+    help="levin:PATH, folder:PATH (blurry/, sharp/, optional kernels/), realistic:N, synthetic:N, "
+    "text:N (rendered text) or synthetic-sv:N (spatially varying blur, scored by field MNC).",
 )
 @click.option("--limit", type=int, help="Use only the first N images.")
 @click.option("--images", metavar="NAME,...", help="Use only these images (comma-separated names).")

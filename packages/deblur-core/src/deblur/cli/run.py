@@ -113,7 +113,7 @@ def run_command(
     from deblur.pipeline import RunJob, resolve_method
 
     # everything that can be refused is refused before the first deblur: the workers, the output
-    # folder, clashing names, the composition and its parameters, then every input
+    # folder, clashing names, the composition, its parameters and weights, then every input
     workers = read_workers(count, threads, scheduler)
     check_writable(out_dir)
     check_distinct_stems(inputs, out_dir)
@@ -124,7 +124,7 @@ def run_command(
     if nonblind:  # the last stage of every blind method, a top-level slot
         components["nonblind"] = nonblind
     params = parse_settings(settings)
-    resolve_method(registry, method, components, params).check()
+    resolve_method(registry, method, components, params).build()  # loads (and verifies) any weights
     todo = [p for p in inputs if not (resume and (out_dir / f"{p.stem}-report.json").is_file())]
     for path in inputs:
         if path not in todo:

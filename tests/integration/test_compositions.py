@@ -27,8 +27,9 @@ def test_every_composition_the_registry_allows_runs(composition, one_thread) -> 
 
 
 def test_every_method_and_every_slot_filler_is_reached() -> None:
-    """Each method has compositions, and every component that fits one of a method's slots is tried in it."""
-    methods = {e.name for e in REGISTRY.all(["method"])}
+    """Each method with a slot has compositions, and every component that fits one of a method's slots is
+    tried in it (deblur-vb's one-pass `vb` and `vb-kd` have none: one forward pass of two networks)."""
+    methods = {e.name for e in REGISTRY.all(["method"])} - {"vb", "vb-kd"}
     assert {c.method for c in COMPOSITIONS} == methods
     kdiff = {c.component for c in COMPOSITIONS if (c.method, c.path) == ("kdiff", "estimator.kernel_prior")}
     assert {e.name for e in REGISTRY.all(["prior"]) if "log_prob" in e.record.provides} == kdiff

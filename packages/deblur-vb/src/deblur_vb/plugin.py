@@ -42,7 +42,7 @@ def deblur_solvers() -> Iterator[SolverRecord]:
         name="vb",
         summary="Amortised posterior in one pass: Gaussian image (Deblur-Net), Dirichlet kernel (Kernel-Net)",
         factory="deblur_vb.solver:VBSolver",
-        provides={"blind", "posterior", "pretrained"},
+        provides={"blind", "pretrained"},
         citation=VB,
         quick={"draws": 2},
     )

@@ -44,6 +44,7 @@ __all__ = [
     "C",
     "crop_concentration",
     "dirichlet_kl",
+    "dirichlet_mean",
     "dirichlet_moments",
     "expected_sq_error",
     "fit_support_crop",
@@ -93,6 +94,12 @@ def dirichlet_kl(xi: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     return kl.clamp_min(0).to(xi.dtype)
 
 
+def dirichlet_mean(xi: torch.Tensor) -> torch.Tensor:
+    """The mean kernel (B, 1, s, s) of Dir(``xi``), ``xi`` (B, s * s) (Eq. 5)."""
+    s = math.isqrt(xi.shape[1])
+    return (xi / xi.sum(1, keepdim=True)).reshape(-1, 1, s, s)
+
+
 def dirichlet_moments(xi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and standard deviation (Eq. 5) of each coordinate of Dir(``xi``), ``xi`` (..., M)."""
     total = xi.sum(-1, keepdim=True)
@@ -138,8 +145,8 @@ def expected_sq_error(
     the inner term of Eq. 14).
     """
     if kernel is None:
-        s = math.isqrt(xi.shape[1])
-        kbar = (xi / xi.sum(1, keepdim=True)).reshape(-1, 1, s, s)
+        kbar = dirichlet_mean(xi)
+        s = kbar.shape[-1]
         spread = 1.0 / (xi.sum(1) + 1.0)
     else:
         s, kbar, spread = kernel.shape[-1], kernel, None

@@ -32,6 +32,7 @@ from deblur_vb.distributions import (
     SIGMA_SQ,
     C,
     dirichlet_kl,
+    dirichlet_mean,
     expected_sq_error,
     gaussian_kl,
     gaussian_nll,
@@ -83,7 +84,7 @@ def elbo_terms(
         kl_image = gaussian_kl(mu, var, sharp, hyper.eps0_sq)
     else:
         B = len(y)
-        mean = (xi / xi.sum(1, keepdim=True)).reshape(-1, 1, s, s).repeat(draws, 1, 1, 1)
+        mean = dirichlet_mean(xi).repeat(draws, 1, 1, 1)
         h = sample_kernels(xi, draws) + mean - mean.detach()
         ys = y.repeat(draws, 1, 1, 1)
         mu, log_var = deblur(ys, h)
@@ -99,7 +100,7 @@ def mse_terms(
 ) -> dict[str, torch.Tensor]:
     """Per-item MSE of the image mean (KD: conditioned on the true kernel) and of the kernel mean."""
     xi = kernel_net(y)
-    kbar = (xi / xi.sum(1, keepdim=True)).reshape(k.shape)
+    kbar = dirichlet_mean(xi)
     mu, _ = deblur(y, k if deblur.config.kernel_code else None)
     return {
         "mse_image": (mu - sharp).square().flatten(1).mean(1),

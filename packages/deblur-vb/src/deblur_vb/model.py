@@ -18,7 +18,7 @@ from torch import nn
 
 from deblur.kernels import normalize
 from deblur.observation import luminance
-from deblur_vb.distributions import crop_concentration, dirichlet_moments, fit_support_crop
+from deblur_vb.distributions import crop_concentration, dirichlet_mean, dirichlet_moments, fit_support_crop
 from deblur_vb.elbo import sample_kernels
 from deblur_vb.networks import DeblurConfig, DeblurNet, KernelConfig, KernelNet
 
@@ -101,7 +101,7 @@ class VBModel(nn.Module):
         s = self.config.size
         side = s if support is None else int(support)
         xi = self.kernel(luminance(y) if y.shape[1] > 1 else y)
-        full_mean = (xi / xi.sum(1, keepdim=True)).reshape(-1, 1, s, s)
+        full_mean = dirichlet_mean(xi)
         shown = xi if side == s else crop_concentration(xi, s, side)
         k_mean, k_std = (t.reshape(-1, 1, side, side) for t in dirichlet_moments(shown))
         mean, std = self.image(y, full_mean)

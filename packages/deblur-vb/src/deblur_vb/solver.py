@@ -37,7 +37,7 @@ from deblur.observation import luminance
 from deblur.result import Result
 from deblur.solvers._common import check_inputs
 from deblur.solvers.kernel_then_image import KernelEstimate
-from deblur_vb.distributions import crop_concentration
+from deblur_vb.distributions import crop_concentration, dirichlet_mean
 from deblur_vb.model import VBModel
 from deblur_vb.store import load_model
 
@@ -59,13 +59,11 @@ def kernel_mean(model: VBModel, y: torch.Tensor, size: int) -> torch.Tensor:
     gray = _prepare(model, luminance(y))
     native = model.config.size
     if size <= native:
-        xi = crop_concentration(model.kernel(gray), native, size)
-        return (xi / xi.sum(1, keepdim=True)).reshape(1, 1, size, size)
+        return dirichlet_mean(crop_concentration(model.kernel(gray), native, size))
     scale = native / size
     H, W = gray.shape[-2:]
     small = F.interpolate(gray, size=(max(round(H * scale), 16), max(round(W * scale), 16)), mode="area")
-    xi = model.kernel(small)
-    return resize((xi / xi.sum(1, keepdim=True)).reshape(1, 1, native, native), size)
+    return resize(dirichlet_mean(model.kernel(small)), size)
 
 
 class VBSolver:
